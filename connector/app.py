@@ -1,0 +1,110 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, request
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from connector import __version__, db
+from connector.config import load_config
+from connector.errors import ConnectorError
+from connector.http import json_response
+from connector.schemas import SchemaStore
+
+log = logging.getLogger("connector")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Extension:
+    """What the services need, built once per application."""
+
+    config: dict[str, Any]
+    engine: Engine
+    session_factory: sessionmaker
+    schemas: SchemaStore
+
+
+def build_extension(config: dict[str, Any]) -> Extension:
+    engine = db.make_engine(config["DATABASE_URL"])
+    if config["AUTO_MIGRATE"]:
+        db.upgrade(engine)
+    return Extension(config, engine, db.make_session_factory(engine), SchemaStore(config["SCHEMAS_DIR"]))
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application; ``config`` overrides every other source (tests)."""
+    settings = load_config(config)
+    app = Flask("connector")
+    app.config.update(settings)
+    app.json.sort_keys = False
+    logging.basicConfig(level=settings["LOG_LEVEL"])
+    app.extensions["connector"] = build_extension(settings)
+
+    from connector.catalog.api import bp as datasets_bp
+    from connector.openapi import bp as openapi_bp
+
+    app.register_blueprint(datasets_bp)
+    app.register_blueprint(openapi_bp)
+    app.add_url_rule("/healthz", "health", _health)
+    register_error_handlers(app)
+    return app
+
+
+def _health():
+    ext = _extension()
+    try:
+        current = db.current_revision(ext.engine)
+        with ext.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        state = "ok" if current == db.head_revision(ext.engine) else "migrations-pending"
+    except Exception:  # noqa: BLE001  (any database failure means "unavailable")
+        log.exception("health check: database unavailable")
+        state = "unavailable"
+    body = {"status": "ok" if state == "ok" else "degraded", "version": __version__, "database": state}
+    return json_response(body, 200 if state == "ok" else 503)
+
+
+def _extension() -> Extension:
+    from flask import current_app
+
+    return current_app.extensions["connector"]
+
+
+def _problem(body: dict[str, Any]):
+    body.setdefault("instance", request.path)
+    return json_response(body, body["status"], mimetype=PROBLEM_JSON)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error leaves as ``application/problem+json`` (RFC 9457)."""
+
+    @app.errorhandler(ConnectorError)
+    def _connector_error(exc: ConnectorError):
+        return _problem(exc.to_problem())
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        slug = (exc.name or "error").lower().replace(" ", "-")
+        return _problem({"type": f"https://connector.example/problems/{slug}", "title": exc.name,
+                         "status": code, "detail": exc.description or exc.name})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        correlation = uuid.uuid4().hex
+        log.exception("unexpected error, correlation id %s", correlation)
+        return _problem({"type": "https://connector.example/problems/internal-error",
+                         "title": "Internal error", "status": 500,
+                         "detail": "The service failed; quote the correlation id to the operator.",
+                         "correlationId": correlation})

@@ -1,0 +1,62 @@
+"""The audit log: one row per write, saying who did what to which object, and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from connector.db import Base, JSONDocument, UTCDateTime, utcnow
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64), index=True)
+    before_version: Mapped[int | None] = mapped_column(Integer)
+    after_version: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+def record(
+    session: Session,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    before_version: int | None = None,
+    after_version: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction; ``actor`` is a User or None (the CLI)."""
+    event = AuditEvent(
+        actor_id=getattr(actor, "id", None),
+        actor=getattr(actor, "name", None) or "operator",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before_version=before_version,
+        after_version=after_version,
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def events_for(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:
+    """The audit trail of one object, oldest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+        .order_by(AuditEvent.id)
+    )
+    return list(session.scalars(query))

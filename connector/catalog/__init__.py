@@ -1,0 +1,1 @@
+"""The dataset catalog: DCAT-AP 3 datasets, their immutable versions, and search."""

@@ -1,0 +1,48 @@
+"""Who may see and change which dataset.
+
+Visibility follows ``accessRights`` (EU access-right vocabulary):
+
+* PUBLIC: every authenticated caller;
+* RESTRICTED: the owning organisation's stewards and the members of its projects;
+* NON_PUBLIC: the owning organisation's stewards;
+* admins see everything.
+
+A dataset the caller may not see does not exist for it (404, never 403). Writes need the
+steward role for the owning organisation (or admin).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, or_, true
+
+from connector.catalog.models import AccessRights, Dataset
+from connector.identity.principal import Principal
+
+
+def visible_clause(principal: Principal) -> ColumnElement[bool]:
+    """A SQL condition true for the datasets ``principal`` may see."""
+    if principal.is_admin:
+        return true()
+    conditions = [Dataset.access_rights == AccessRights.PUBLIC]
+    if principal.affiliated_org_ids:
+        conditions.append(
+            and_(
+                Dataset.access_rights == AccessRights.RESTRICTED,
+                Dataset.organisation_id.in_(sorted(principal.affiliated_org_ids)),
+            )
+        )
+    if principal.stewarded_org_ids:
+        conditions.append(Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids)))
+    return or_(*conditions)
+
+
+def can_see(principal: Principal, dataset: Dataset) -> bool:
+    """The same rule as :func:`visible_clause`, for one loaded dataset."""
+    if principal.is_admin or dataset.access_rights == AccessRights.PUBLIC:
+        return True
+    if dataset.organisation_id in principal.stewarded_org_ids:
+        return True
+    return (
+        dataset.access_rights == AccessRights.RESTRICTED
+        and dataset.organisation_id in principal.affiliated_org_ids
+    )

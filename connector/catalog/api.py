@@ -1,0 +1,99 @@
+"""HTTP routes of the catalog under ``/api/v1/datasets``: parse, call one service, serialise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request, url_for
+
+from connector.catalog import serialize, service
+from connector.catalog.dcat import FACETS
+from connector.catalog.search import SORTS, SearchQuery
+from connector.errors import ValidationFailed
+from connector.http import json_body, json_response, principal, uow, validate
+
+bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
+
+
+def _location(view: service.DatasetView) -> dict[str, str]:
+    return {"Location": url_for("datasets.get_dataset", dataset_id=view.id)}
+
+
+@bp.post("")
+def register_dataset():
+    caller = principal()
+    body = json_body()
+    validate("dataset", body)
+    view = service.register_dataset(uow(), caller, body)
+    return json_response(serialize.dataset(view), 201, _location(view))
+
+
+@bp.get("/<dataset_id>")
+def get_dataset(dataset_id: str):
+    view = service.get_dataset(uow(), principal(), dataset_id)
+    return json_response(serialize.dataset(view))
+
+
+@bp.put("/<dataset_id>")
+def update_dataset(dataset_id: str):
+    caller = principal()
+    body = json_body()
+    validate("dataset", body)
+    view, _ = service.update_dataset(uow(), caller, dataset_id, body)
+    return json_response(serialize.dataset(view), 200, _location(view))
+
+
+@bp.delete("/<dataset_id>")
+def withdraw_dataset(dataset_id: str):
+    view = service.withdraw_dataset(uow(), principal(), dataset_id)
+    return json_response(serialize.dataset(view))
+
+
+@bp.get("/<dataset_id>/versions")
+def list_versions(dataset_id: str):
+    rows = service.list_versions(uow(), principal(), dataset_id)
+    return json_response(serialize.versions(dataset_id, rows))
+
+
+@bp.get("/<dataset_id>/versions/<int:number>")
+def get_version(dataset_id: str, number: int):
+    view = service.get_dataset(uow(), principal(), dataset_id, version=number)
+    return json_response(serialize.dataset(view))
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationFailed([{"path": f"$.{name}",
+                                 "message": f"{name} must be a whole number from 1 to {maximum}"}])
+    return int(raw)
+
+
+SEARCH_PARAMS = {"q", "limit", "cursor", "sort", *FACETS}
+
+
+@bp.get("")
+def search_datasets():
+    caller = principal()
+    unknown = sorted(set(request.args) - SEARCH_PARAMS)
+    if unknown:
+        raise ValidationFailed([{"path": f"$.{name}", "message": "unknown query parameter"}
+                                for name in unknown])
+    sort = request.args.get("sort", "-updated")
+    if sort not in SORTS:
+        raise ValidationFailed([{"path": "$.sort", "message": f"sort must be one of {', '.join(SORTS)}"}])
+    config = current_app.config
+    query = SearchQuery(
+        text=request.args.get("q", ""),
+        filters={facet: request.args.getlist(facet) for facet in FACETS if facet in request.args},
+        sort=sort,
+        limit=_int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
+        cursor=request.args.get("cursor") or None,
+    )
+    result, views = service.search_datasets(uow(), caller, query)
+    headers = {}
+    if result.next_cursor:
+        args = request.args.to_dict(flat=False)
+        args["cursor"] = [result.next_cursor]
+        headers["Link"] = f'<{url_for("datasets.search_datasets", **args)}>; rel="next"'
+    return json_response(serialize.search_result(result, views), 200, headers)

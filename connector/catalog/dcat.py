@@ -1,0 +1,135 @@
+"""The DCAT-AP 3.0.1 dataset document: normalisation and the values search needs.
+
+Pure functions over plain dicts (already schema-valid). The normalised form is what the API
+returns and what a version stores: text as language maps, vocabulary terms as authority
+codes (``HEAL``, ``PUBLIC``, ``CSV``), single contact points and periods as lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+THEME_AUTHORITY = "http://publications.europa.eu/resource/authority/data-theme/"
+ACCESS_RIGHT_AUTHORITY = "http://publications.europa.eu/resource/authority/access-right/"
+FILE_TYPE_AUTHORITY = "http://publications.europa.eu/resource/authority/file-type/"
+
+#: Facets searched and counted, with the dataset property each comes from.
+FACETS = ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation")
+
+MAX_TOKEN_LENGTH = 64
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _lang_map(value: str | dict[str, str]) -> dict[str, str]:
+    return {"en": value} if isinstance(value, str) else dict(value)
+
+
+def _code(value: str, authority: str) -> str:
+    return value.removeprefix(authority)
+
+
+def normalise(document: dict[str, Any]) -> dict[str, Any]:
+    """The canonical form of a schema-valid dataset document (a new dict; input untouched)."""
+    doc = json.loads(json.dumps(document))  # deep copy of plain JSON
+    doc.pop("organisation", None)
+    for key in ("title", "description"):
+        doc[key] = _lang_map(doc[key])
+    if "publisher" in doc:
+        doc["publisher"]["name"] = _lang_map(doc["publisher"]["name"])
+    if isinstance(doc.get("keyword"), list):
+        doc["keyword"] = {"en": doc["keyword"]}
+    if "theme" in doc:
+        doc["theme"] = [_code(t, THEME_AUTHORITY) for t in doc["theme"]]
+    doc["accessRights"] = _code(doc["accessRights"], ACCESS_RIGHT_AUTHORITY)
+    if isinstance(doc.get("contactPoint"), dict):
+        doc["contactPoint"] = [doc["contactPoint"]]
+    if isinstance(doc.get("temporal"), dict):
+        doc["temporal"] = [doc["temporal"]]
+    for dist in doc.get("distribution", []):
+        for key in ("title", "description"):
+            if key in dist:
+                dist[key] = _lang_map(dist[key])
+        if "format" in dist:
+            dist["format"] = format_code(dist["format"])
+    return doc
+
+
+def format_code(value: str) -> str:
+    """``CSV`` for ``csv``, ``text/csv``-less names, or the EU file-type URI."""
+    value = value.strip()
+    if value.startswith(FILE_TYPE_AUTHORITY):
+        return value.removeprefix(FILE_TYPE_AUTHORITY)
+    if re.fullmatch(r"[A-Za-z0-9_.+-]{1,32}", value):
+        return value.upper()
+    return value
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON form: equal documents, equal hashes."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def preferred_text(value: dict[str, str] | None, language: str = "en") -> str:
+    """The text in ``language`` if present, else the first one given."""
+    if not value:
+        return ""
+    return value.get(language) or next(iter(value.values()))
+
+
+def facet_values(document: dict[str, Any], organisation: str) -> Iterator[tuple[str, str]]:
+    """(facet, value) pairs of a normalised document, without repeats."""
+    seen: set[tuple[str, str]] = set()
+
+    def pairs() -> Iterable[tuple[str, str]]:
+        for theme in document.get("theme", []):
+            yield "theme", theme
+        if "publisher" in document:
+            yield "publisher", preferred_text(document["publisher"]["name"])
+        for dist in document.get("distribution", []):
+            if "format" in dist:
+                yield "format", dist["format"]
+        yield "access_rights", document["accessRights"]
+        if "sector" in document:
+            yield "sector", document["sector"]
+        for words in document.get("keyword", {}).values():
+            for word in words:
+                yield "keyword", word
+        yield "organisation", organisation
+
+    for facet, value in pairs():
+        key = (facet, value[:255])
+        if key not in seen:
+            seen.add(key)
+            yield key
+
+
+def tokens(text: str) -> list[str]:
+    """Search tokens: accents removed, case folded, split on anything not a letter or digit.
+
+    Both search backends index and query these tokens, so SQLite FTS5 and PostgreSQL full
+    text see the same words and return the same results.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return [t for t in _TOKEN.findall(stripped) if len(t) <= MAX_TOKEN_LENGTH]
+
+
+def search_text(document: dict[str, Any]) -> str:
+    """The words a dataset is found by: titles, descriptions, keywords, publisher, identifier."""
+    parts: list[str] = [document.get("identifier", "")]
+    for key in ("title", "description"):
+        parts.extend(document[key].values())
+    for words in document.get("keyword", {}).values():
+        parts.extend(words)
+    if "publisher" in document:
+        parts.extend(document["publisher"]["name"].values())
+    for dist in document.get("distribution", []):
+        for key in ("title", "description"):
+            parts.extend(dist.get(key, {}).values())
+    return " ".join(tokens(" ".join(parts)))

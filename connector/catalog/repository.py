@@ -1,0 +1,70 @@
+"""Queries over the catalog tables. Repositories add and read; they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
+from connector.catalog.search import index_for
+
+
+class DatasetRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, dataset_id: str) -> Dataset | None:
+        return self.session.scalar(select(Dataset).where(Dataset.id == dataset_id))
+
+    def get_by_identifier(self, identifier: str) -> Dataset | None:
+        return self.session.scalar(select(Dataset).where(Dataset.identifier == identifier))
+
+    def add(self, dataset: Dataset) -> None:
+        self.session.add(dataset)
+        self.session.flush()
+
+    def add_version(self, version: DatasetVersion) -> None:
+        self.session.add(version)
+
+    def version(self, dataset: Dataset, number: int) -> DatasetVersion | None:
+        return self.session.scalar(
+            select(DatasetVersion).where(
+                DatasetVersion.dataset_pk == dataset.pk, DatasetVersion.version == number
+            )
+        )
+
+    def versions(self, dataset: Dataset) -> list[DatasetVersion]:
+        return list(
+            self.session.scalars(
+                select(DatasetVersion)
+                .where(DatasetVersion.dataset_pk == dataset.pk)
+                .order_by(DatasetVersion.version)
+            )
+        )
+
+    def current_versions(self, datasets: Iterable[Dataset]) -> dict[int, DatasetVersion]:
+        """The current version row of each dataset, keyed by dataset pk, in one query."""
+        wanted = [(d.pk, d.version) for d in datasets]
+        if not wanted:
+            return {}
+        rows = self.session.scalars(
+            select(DatasetVersion).where(
+                tuple_(DatasetVersion.dataset_pk, DatasetVersion.version).in_(wanted)
+            )
+        )
+        return {v.dataset_pk: v for v in rows}
+
+    def replace_index(self, dataset: Dataset, facets: Iterable[tuple[str, str]], text: str) -> None:
+        """Make the facet rows and the full-text entry those of the dataset's current version."""
+        self.session.flush()
+        self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))
+        rows = [{"dataset_pk": dataset.pk, "facet": f, "value": v} for f, v in facets]
+        if rows:
+            self.session.execute(insert(DatasetFacet), rows)
+        index_for(self.session).replace(dataset.pk, text)
+
+    def remove_from_index(self, dataset: Dataset) -> None:
+        self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))
+        index_for(self.session).remove(dataset.pk)

@@ -1,0 +1,183 @@
+"""Full-text search and facets over the catalog, the same on SQLite and PostgreSQL.
+
+The text of a dataset is tokenised in Python (:func:`connector.catalog.dcat.tokens`) and
+stored already normalised: in an FTS5 table on SQLite, in a ``tsvector`` with a GIN index on
+PostgreSQL (``simple`` configuration, no stemming). Queries are tokenised the same way and
+every token must match, so both backends return the same datasets. User text never reaches
+either query language: tokens are letters and digits only, and are passed as parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from connector.catalog.access import visible_clause
+from connector.catalog.dcat import tokens
+from connector.catalog.models import Dataset, DatasetFacet, DatasetState
+from connector.errors import BadRequest
+from connector.identity.principal import Principal
+
+#: Sort orders: name -> (column attribute name, descending).
+SORTS = {"-updated": ("updated_at", True), "updated": ("updated_at", False),
+         "title": ("title", False), "-title": ("title", True)}
+
+
+class SqliteFtsIndex:
+    """FTS5 table ``dataset_search(body)`` whose rowid is the dataset pk."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, pk: int, body: str) -> None:
+        self.remove(pk)
+        self.session.execute(text("INSERT INTO dataset_search(rowid, body) VALUES (:pk, :body)"),
+                             {"pk": pk, "body": body})
+
+    def remove(self, pk: int) -> None:
+        self.session.execute(text("DELETE FROM dataset_search WHERE rowid = :pk"), {"pk": pk})
+
+    @staticmethod
+    def matching(words: Sequence[str]) -> Any:
+        phrase = " ".join(f'"{w}"' for w in words)  # words are [^\W_]+: no quotes inside
+        return text("SELECT rowid FROM dataset_search WHERE dataset_search MATCH :q").bindparams(
+            q=phrase
+        )
+
+
+class PostgresIndex:
+    """Table ``dataset_search(dataset_pk, body tsvector)`` with a GIN index."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, pk: int, body: str) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO dataset_search (dataset_pk, body) "
+                "VALUES (:pk, to_tsvector('simple', :body)) "
+                "ON CONFLICT (dataset_pk) DO UPDATE SET body = excluded.body"
+            ),
+            {"pk": pk, "body": body},
+        )
+
+    def remove(self, pk: int) -> None:
+        self.session.execute(text("DELETE FROM dataset_search WHERE dataset_pk = :pk"), {"pk": pk})
+
+    @staticmethod
+    def matching(words: Sequence[str]) -> Any:
+        return text(
+            "SELECT dataset_pk FROM dataset_search WHERE body @@ plainto_tsquery('simple', :q)"
+        ).bindparams(q=" ".join(words))
+
+
+def index_for(session: Session) -> SqliteFtsIndex | PostgresIndex:
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        return SqliteFtsIndex(session)
+    if name == "postgresql":
+        return PostgresIndex(session)
+    raise RuntimeError(f"full-text search is not implemented for {name}")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a caller searches for. ``filters`` maps a facet to accepted values (any of them)."""
+
+    text: str = ""
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    sort: str = "-updated"
+    limit: int = 20
+    cursor: str | None = None
+    facet_limit: int = 20
+
+
+@dataclass
+class SearchResult:
+    count: int
+    datasets: list[Dataset]
+    facets: dict[str, list[tuple[str, int]]]
+    next_cursor: str | None
+
+
+def _encode_cursor(sort: str, value: Any, dataset_id: str) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, dataset_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, dataset_id = json.loads(raw)
+        if cursor_sort != sort or not isinstance(dataset_id, str) or not isinstance(value, str):
+            raise ValueError("cursor of another query")
+        if SORTS[sort][0] == "updated_at":
+            value = dt.datetime.fromisoformat(value)
+        return value, dataset_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("invalid cursor: pass the 'next' value of a previous page") from exc
+
+
+def _filtered(session: Session, principal: Principal, query: SearchQuery) -> Select[Any]:
+    stmt = select(Dataset.pk).where(Dataset.state == DatasetState.ACTIVE, visible_clause(principal))
+    words = tokens(query.text)
+    if words:
+        stmt = stmt.where(Dataset.pk.in_(index_for(session).matching(words)))
+    for facet, values in sorted(query.filters.items()):
+        if values:
+            stmt = stmt.where(
+                exists().where(
+                    DatasetFacet.dataset_pk == Dataset.pk,
+                    DatasetFacet.facet == facet,
+                    DatasetFacet.value.in_(list(values)),
+                )
+            )
+    return stmt
+
+
+def search(session: Session, principal: Principal, query: SearchQuery) -> SearchResult:
+    """One page of the datasets ``principal`` may see that match ``query``, with facet counts."""
+    if query.sort not in SORTS:
+        raise BadRequest(f"unknown sort {query.sort!r}; use one of {', '.join(SORTS)}")
+    matched = _filtered(session, principal, query).subquery()
+    count = session.scalar(select(func.count()).select_from(matched)) or 0
+
+    facet_rows = session.execute(
+        select(DatasetFacet.facet, DatasetFacet.value, func.count().label("n"))
+        .where(DatasetFacet.dataset_pk.in_(select(matched.c.pk)))
+        .group_by(DatasetFacet.facet, DatasetFacet.value)
+    )
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for facet, value, n in facet_rows:
+        facets.setdefault(facet, []).append((value, n))
+    for facet, values in facets.items():
+        values.sort(key=lambda item: (-item[1], item[0]))
+        del values[query.facet_limit:]
+
+    column_name, descending = SORTS[query.sort]
+    column = getattr(Dataset, column_name)
+    page = select(Dataset).where(Dataset.pk.in_(select(matched.c.pk)))
+    if query.cursor:
+        value, last_id = _decode_cursor(query.cursor, query.sort)
+        if descending:
+            page = page.where(or_(column < value, and_(column == value, Dataset.id < last_id)))
+        else:
+            page = page.where(or_(column > value, and_(column == value, Dataset.id > last_id)))
+    order = (column.desc(), Dataset.id.desc()) if descending else (column.asc(), Dataset.id.asc())
+    rows = list(session.scalars(page.order_by(*order).limit(query.limit + 1)))
+    next_cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(query.sort, getattr(last, column_name), last.id)
+    return SearchResult(count=count, datasets=rows, facets=facets, next_cursor=next_cursor)

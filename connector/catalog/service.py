@@ -1,0 +1,210 @@
+"""Use cases of the catalog: register, revise, withdraw, read and search datasets.
+
+Every function takes its unit of work and the calling :class:`Principal`; none imports Flask.
+Documents arrive schema-valid (the caller validated them against ``dataset``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from connector import audit
+from connector.catalog import dcat
+from connector.catalog.access import can_see
+from connector.catalog.models import Dataset, DatasetState, DatasetVersion
+from connector.catalog.search import SearchQuery, SearchResult, search
+from connector.db import utcnow
+from connector.errors import Conflict, Forbidden, NotFound
+from connector.identity.models import Organisation
+from connector.identity.principal import Principal
+from connector.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """One version of a dataset, with the record's state, as callers see it."""
+
+    id: str
+    identifier: str
+    version: int
+    latest_version: int
+    state: str
+    organisation: str
+    created: Any
+    updated: Any
+    document: dict[str, Any]
+
+
+def _view(dataset: Dataset, version: DatasetVersion) -> DatasetView:
+    return DatasetView(
+        id=dataset.id,
+        identifier=dataset.identifier,
+        version=version.version,
+        latest_version=dataset.version,
+        state=dataset.state,
+        organisation=dataset.organisation.slug,
+        created=dataset.created_at,
+        updated=version.created_at,
+        document=version.document,
+    )
+
+
+def _owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None) -> Organisation:
+    if slug is None:
+        if len(principal.stewarded_org_ids) != 1:
+            raise Forbidden("name the owning organisation in 'organisation'")
+        org = uow.session.get(Organisation, next(iter(principal.stewarded_org_ids)))
+    else:
+        org = uow.session.scalar(select(Organisation).where(Organisation.slug == slug))
+        if org is None:
+            raise NotFound(f"no organisation {slug!r}")
+    if org is None or not principal.stewards(org.id):
+        raise Forbidden("only a steward of the owning organisation may register its datasets")
+    return org
+
+
+def _visible(uow: UnitOfWork, principal: Principal, dataset_id: str) -> Dataset:
+    dataset = uow.datasets.get(dataset_id)
+    if dataset is None or not can_see(principal, dataset):
+        raise NotFound(f"no dataset {dataset_id!r}")
+    return dataset
+
+
+def _require_steward(principal: Principal, dataset: Dataset) -> None:
+    if not principal.stewards(dataset.organisation_id):
+        raise Forbidden("only a steward of the owning organisation may change this dataset")
+
+
+def _store_version(
+    uow: UnitOfWork, principal: Principal, dataset: Dataset, document: dict[str, Any]
+) -> DatasetVersion:
+    version = DatasetVersion(
+        dataset_pk=dataset.pk,
+        version=dataset.version,
+        document=document,
+        content_hash=dcat.content_hash(document),
+        created_by=principal.name,
+        created_at=dataset.updated_at,
+    )
+    uow.datasets.add_version(version)
+    uow.datasets.replace_index(
+        dataset, dcat.facet_values(document, dataset.organisation.slug), dcat.search_text(document)
+    )
+    return version
+
+
+def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]) -> DatasetView:
+    """Register a new dataset as version 1.
+
+    Raises Forbidden (not a steward of the owner), NotFound (unknown organisation) and
+    Conflict (the identifier is taken).
+    """
+    with uow:
+        org = _owning_organisation(uow, principal, body.get("organisation"))
+        document = dcat.normalise(body)
+        document.setdefault("identifier", str(uuid.uuid4()))
+        if uow.datasets.get_by_identifier(document["identifier"]) is not None:
+            raise Conflict(f"a dataset with identifier {document['identifier']!r} exists already")
+        now = utcnow()
+        dataset = Dataset(
+            id=str(uuid.uuid4()),
+            identifier=document["identifier"],
+            organisation_id=org.id,
+            organisation=org,
+            state=DatasetState.ACTIVE,
+            version=1,
+            access_rights=document["accessRights"],
+            title=dcat.preferred_text(document["title"]).casefold()[:500],
+            created_at=now,
+            updated_at=now,
+        )
+        uow.datasets.add(dataset)
+        version = _store_version(uow, principal, dataset, document)
+        audit.record(uow.session, principal, "dataset.register", "dataset", dataset.id,
+                     after_version=1)
+        uow.commit()
+        return _view(dataset, version)
+
+
+def update_dataset(
+    uow: UnitOfWork, principal: Principal, dataset_id: str, body: dict[str, Any]
+) -> tuple[DatasetView, bool]:
+    """Store ``body`` as the next version; returns the view and whether a version was made.
+
+    An identical document makes no new version. The identifier and the owner cannot change;
+    a withdrawn dataset cannot be revised.
+    """
+    with uow:
+        dataset = _visible(uow, principal, dataset_id)
+        _require_steward(principal, dataset)
+        if dataset.state == DatasetState.WITHDRAWN:
+            raise Conflict("the dataset is withdrawn; register a new one instead")
+        if body.get("organisation") not in (None, dataset.organisation.slug):
+            raise Conflict("the owning organisation of a dataset cannot change")
+        document = dcat.normalise(body)
+        document.setdefault("identifier", dataset.identifier)
+        if document["identifier"] != dataset.identifier:
+            raise Conflict(f"the identifier is {dataset.identifier!r} and cannot change")
+        current = uow.datasets.version(dataset, dataset.version)
+        assert current is not None
+        if current.content_hash == dcat.content_hash(document):
+            return _view(dataset, current), False
+        before = dataset.version
+        dataset.version = before + 1
+        dataset.updated_at = utcnow()
+        dataset.access_rights = document["accessRights"]
+        dataset.title = dcat.preferred_text(document["title"]).casefold()[:500]
+        version = _store_version(uow, principal, dataset, document)
+        audit.record(uow.session, principal, "dataset.update", "dataset", dataset.id,
+                     before_version=before, after_version=dataset.version)
+        uow.commit()
+        return _view(dataset, version), True
+
+
+def withdraw_dataset(uow: UnitOfWork, principal: Principal, dataset_id: str) -> DatasetView:
+    """Withdraw a dataset: it leaves search; its versions stay readable. Idempotent."""
+    with uow:
+        dataset = _visible(uow, principal, dataset_id)
+        _require_steward(principal, dataset)
+        if dataset.state != DatasetState.WITHDRAWN:
+            dataset.state = DatasetState.WITHDRAWN
+            dataset.updated_at = utcnow()
+            uow.datasets.remove_from_index(dataset)
+            audit.record(uow.session, principal, "dataset.withdraw", "dataset", dataset.id,
+                         before_version=dataset.version, after_version=dataset.version)
+        current = uow.datasets.version(dataset, dataset.version)
+        assert current is not None
+        uow.commit()
+        return _view(dataset, current)
+
+
+def get_dataset(
+    uow: UnitOfWork, principal: Principal, dataset_id: str, version: int | None = None
+) -> DatasetView:
+    """The current version of a dataset, or version ``version``."""
+    with uow:
+        dataset = _visible(uow, principal, dataset_id)
+        row = uow.datasets.version(dataset, dataset.version if version is None else version)
+        if row is None:
+            raise NotFound(f"dataset {dataset_id!r} has no version {version}")
+        return _view(dataset, row)
+
+
+def list_versions(uow: UnitOfWork, principal: Principal, dataset_id: str) -> list[DatasetVersion]:
+    """Every version of a dataset, oldest first."""
+    with uow:
+        return uow.datasets.versions(_visible(uow, principal, dataset_id))
+
+
+def search_datasets(
+    uow: UnitOfWork, principal: Principal, query: SearchQuery
+) -> tuple[SearchResult, list[DatasetView]]:
+    """Search the active datasets ``principal`` may see; facet counts cover every match."""
+    with uow:
+        result = search(uow.session, principal, query)
+        versions = uow.datasets.current_versions(result.datasets)
+        return result, [_view(d, versions[d.pk]) for d in result.datasets]

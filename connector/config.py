@@ -1,0 +1,130 @@
+"""Configuration.
+
+Load order, later wins:
+
+1. the defaults in :data:`DEFAULTS` (embedded SQLite and local storage under ``HOME``);
+2. a Python settings file named by ``CONNECTOR_SETTINGS`` (upper-case names only);
+3. ``CONNECTOR_<KEY>`` environment variables (values parsed as JSON when they parse, else text);
+4. the mapping given to ``create_app`` (tests).
+
+``HOME`` defaults to ``$CONNECTOR_HOME``, else ``./instance`` in the working directory.
+``DATABASE_URL`` and ``STORAGE_URL`` derive from ``HOME`` unless set. The result is validated
+once: an unknown key or a value of the wrong type raises :class:`ConfigError` naming the key.
+Secrets come only from the environment or the settings file, never from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CONNECTOR_"
+
+DEFAULTS: dict[str, Any] = {
+    "HOME": None,
+    "DATABASE_URL": None,
+    "STORAGE_URL": None,
+    "SCHEMAS_DIR": None,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_JSON_DEPTH": 64,
+    "AUTO_MIGRATE": None,
+    "SEARCH_MAX_LIMIT": 100,
+    "SEARCH_DEFAULT_LIMIT": 20,
+    "LOG_LEVEL": "INFO",
+    "TESTING": False,
+}
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "HOME": (str, type(None)),
+    "DATABASE_URL": (str, type(None)),
+    "STORAGE_URL": (str, type(None)),
+    "SCHEMAS_DIR": (str, type(None)),
+    "MAX_CONTENT_LENGTH": (int,),
+    "MAX_JSON_DEPTH": (int,),
+    "AUTO_MIGRATE": (bool, type(None)),
+    "SEARCH_MAX_LIMIT": (int,),
+    "SEARCH_DEFAULT_LIMIT": (int,),
+    "LOG_LEVEL": (str,),
+    "TESTING": (bool,),
+}
+
+# Environment variables that belong to the test harness or tools, not to the service.
+_IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL"}
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or has a value of the wrong type."""
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the validated configuration, following the load order in the module docstring."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    settings_file = environ.get(ENV_PREFIX + "SETTINGS")
+    if settings_file:
+        if not Path(settings_file).is_file():
+            raise ConfigError(f"CONNECTOR_SETTINGS: no such file {settings_file!r}")
+        values = runpy.run_path(settings_file)
+        config.update({k: v for k, v in values.items() if k.isupper()})
+    for name, raw in environ.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX):]
+            if key in _IGNORED_ENV:
+                continue
+            config[key] = raw if key in ("HOME", "DATABASE_URL", "STORAGE_URL",
+                                         "SCHEMAS_DIR", "LOG_LEVEL") else _parse_env_value(raw)
+    config.update(overrides or {})
+    _validate(config)
+    return _derive(config)
+
+
+def _validate(config: Mapping[str, Any]) -> None:
+    for key, value in config.items():
+        if key not in _TYPES:
+            raise ConfigError(f"unknown configuration key {key!r} (known: {', '.join(sorted(_TYPES))})")
+        allowed = _TYPES[key]
+        if isinstance(value, bool) and bool not in allowed:
+            raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
+        if not isinstance(value, allowed):
+            raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
+    for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT"):
+        if config[key] <= 0:
+            raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
+
+
+def _derive(config: dict[str, Any]) -> dict[str, Any]:
+    home = Path(config["HOME"] or Path.cwd() / "instance").resolve()
+    config["HOME"] = str(home)
+    embedded = config["DATABASE_URL"] is None
+    if embedded:
+        config["DATABASE_URL"] = f"sqlite:///{home / 'connector.db'}"
+    if config["STORAGE_URL"] is None:
+        config["STORAGE_URL"] = (home / "storage").as_uri()
+    if config["SCHEMAS_DIR"] is None:
+        config["SCHEMAS_DIR"] = str(default_schemas_dir())
+    if config["AUTO_MIGRATE"] is None:
+        config["AUTO_MIGRATE"] = embedded
+    return config
+
+
+def default_schemas_dir() -> Path:
+    """The ``schemas/`` folder of a source checkout, else the one installed as data files."""
+    here = Path(__file__).resolve().parent.parent / "schemas"
+    if here.is_dir():
+        return here
+    import sys
+
+    return Path(sys.prefix) / "share" / "connector" / "schemas"

@@ -1,0 +1,1 @@
+"""Users, organisations, projects, roles and API tokens."""

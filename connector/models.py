@@ -1,0 +1,5 @@
+"""Imports every table module so that ``Base.metadata`` knows them all (for Alembic)."""
+
+from connector import audit  # noqa: F401
+from connector.catalog import models as catalog_models  # noqa: F401
+from connector.identity import models as identity_models  # noqa: F401

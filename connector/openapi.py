@@ -1,0 +1,105 @@
+"""The OpenAPI 3.1 document of the HTTP API, built from the JSON Schemas in ``schemas/``.
+
+Each route is declared once in :data:`OPERATIONS`; a test checks that the Flask URL map and
+this table name the same routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from connector import __version__
+from connector.http import extension, json_response
+
+bp = Blueprint("openapi", __name__)
+
+_ID = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_SEARCH = [
+    {"name": "q", "in": "query", "schema": {"type": "string"},
+     "description": "Words to find; every word must match (titles, descriptions, keywords)."},
+    *[
+        {"name": f, "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
+         "style": "form", "explode": True, "description": f"Facet filter; repeat for any of several values."}
+        for f in ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation")
+    ],
+    {"name": "sort", "in": "query",
+     "schema": {"enum": ["-updated", "updated", "title", "-title"], "default": "-updated"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+     "description": "The `next` value of the previous page."},
+]
+
+# (method, OpenAPI path, operationId, summary, request schema, success status, response schema,
+#  extra parameters, authenticated)
+OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, Any]], bool]] = [
+    ("get", "/healthz", "health", "Liveness and database readiness", None, 200, "health", [], False),
+    ("get", "/api/openapi.json", "openapi", "This document", None, 200, "", [], False),
+    ("post", "/api/v1/datasets", "registerDataset", "Register a dataset (version 1)",
+     "dataset", 201, "dataset-response", [], True),
+    ("get", "/api/v1/datasets", "searchDatasets", "Search datasets, with facet counts",
+     None, 200, "dataset-search", _SEARCH, True),
+    ("get", "/api/v1/datasets/{dataset_id}", "getDataset", "The current version of a dataset",
+     None, 200, "dataset-response", [_ID], True),
+    ("put", "/api/v1/datasets/{dataset_id}", "updateDataset",
+     "Replace the document: a new immutable version", "dataset", 200, "dataset-response", [_ID], True),
+    ("delete", "/api/v1/datasets/{dataset_id}", "withdrawDataset",
+     "Withdraw a dataset (steward; history kept)", None, 200, "dataset-response", [_ID], True),
+    ("get", "/api/v1/datasets/{dataset_id}/versions", "listDatasetVersions",
+     "Every version of a dataset", None, 200, "dataset-versions", [_ID], True),
+    ("get", "/api/v1/datasets/{dataset_id}/versions/{number}", "getDatasetVersion",
+     "One version of a dataset", None, 200, "dataset-response",
+     [_ID, {"name": "number", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1}}], True),
+]
+
+_ERRORS = {
+    "400": "Malformed request (bad JSON, bad cursor)",
+    "401": "Missing or unknown bearer token",
+    "403": "Authenticated, but the role does not allow it",
+    "404": "Unknown, or not visible to the caller",
+    "409": "Conflicts with the current state",
+    "413": "Body larger than the configured maximum",
+    "415": "Body is not application/json",
+    "422": "Body or parameters break the schema; every error listed with its JSON path",
+}
+
+
+def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The OpenAPI document; ``schemas`` are the loaded JSON Schemas keyed by short name."""
+    problem = {"$ref": "#/components/schemas/problem"}
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, op_id, summary, req, status, resp, params, auth in OPERATIONS:
+        operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {}}
+        if params:
+            operation["parameters"] = params
+        if req:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{req}"}}},
+            }
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{resp}"}}} if resp else {
+            "application/json": {"schema": {"type": "object"}}}
+        operation["responses"][str(status)] = {"description": "Success", "content": content}
+        for code, text in _ERRORS.items():
+            operation["responses"][code] = {
+                "description": text, "content": {"application/problem+json": {"schema": problem}}}
+        operation["security"] = [{"bearer": []}] if auth else []
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "connector", "version": __version__,
+                 "description": "Data-space connector and catalog service (DCAT-AP 3.0.1)."},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@bp.get("/api/openapi.json")
+def openapi_document():
+    return json_response(build_document(extension().schemas.documents))

@@ -1,0 +1,49 @@
+"""The unit of work: one transaction boundary, with the repositories hanging off it.
+
+Services open it with ``with uow:``; nothing is written unless the service calls
+``uow.commit()`` before the block ends. Leaving the block rolls back whatever is left and
+closes the session. Repositories never commit.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.catalog.repository import DatasetRepository
+
+
+class UnitOfWork:
+    """A SQLAlchemy session per ``with`` block; re-entrant so services may nest calls."""
+
+    session: Session
+    datasets: DatasetRepository
+
+    def __init__(self, session_factory: sessionmaker) -> None:
+        self._session_factory = session_factory
+        self._depth = 0
+
+    def __enter__(self) -> UnitOfWork:
+        if self._depth == 0:
+            self.session = self._session_factory()
+            self.datasets = DatasetRepository(self.session)
+        self._depth += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.session.rollback()
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
