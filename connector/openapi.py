@@ -21,7 +21,7 @@ _SEARCH = [
      "description": "Words to find; every word must match (titles, descriptions, keywords)."},
     *[
         {"name": f, "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
-         "style": "form", "explode": True, "description": f"Facet filter; repeat for any of several values."}
+         "style": "form", "explode": True, "description": "Facet filter; repeat for any of several values."}
         for f in ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation")
     ],
     {"name": "sort", "in": "query",

@@ -8,6 +8,7 @@ instead of going to the network.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,14 @@ class SchemaStore:
 
 
 def describe_error(error: ValidationError) -> dict[str, str]:
-    """One error as ``{"path": "$.a[0]", "message": ...}``; unknown fields name themselves."""
+    """One error as ``{"path": "$.a[0]", "message": ...}`` in words a caller can act on."""
     message = error.message
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         message = "unknown field(s): " + ", ".join(extra)
     elif error.validator == "unevaluatedProperties":
-        message = message.replace("Unevaluated properties are not allowed", "unknown field(s)")
+        message = "unknown field(s): " + ", ".join(re.findall(r"'([^']+)'", error.message))
+    elif error.validator == "pattern" and "description" in error.schema:
+        description = error.schema["description"].rstrip(".")
+        message = f"{error.instance!r} is not valid: expected {description[0].lower()}{description[1:]}"
     return {"path": error.json_path, "message": message}

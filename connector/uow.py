@@ -1,8 +1,8 @@
 """The unit of work: one transaction boundary, with the repositories hanging off it.
 
 Services open it with ``with uow:``; nothing is written unless the service calls
-``uow.commit()`` before the block ends. Leaving the block rolls back whatever is left and
-closes the session. Repositories never commit.
+``uow.commit()`` before the block ends. Leaving the block closes the session, which rolls
+back whatever was not committed. Repositories never commit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class UnitOfWork:
     ) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self.session.rollback()
+            # close() rolls back what was not committed without expiring loaded objects,
+            # so services may return them (detached) to their callers.
             self.session.close()
 
     def commit(self) -> None:

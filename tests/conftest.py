@@ -64,15 +64,30 @@ TABLES = ("dataset_search", "dataset_facets", "dataset_versions", "datasets", "a
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path):
-    application = create_app({"DATABASE_URL": database_url, "HOME": str(tmp_path / "home"),
-                              "AUTO_MIGRATE": False, "TESTING": True})
-    yield application
-    engine = application.extensions["connector"].engine
+def clean_database(database_url: str):
+    """The session's database, emptied after the test."""
+    yield database_url
+    engine = db.make_engine(database_url)
     with engine.begin() as connection:
         for table in TABLES:
-            connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608  (fixed table names)
     engine.dispose()
+
+
+@pytest.fixture
+def app(clean_database: str, tmp_path: Path):
+    application = create_app({"DATABASE_URL": clean_database, "HOME": str(tmp_path / "home"),
+                              "AUTO_MIGRATE": False, "TESTING": True})
+    yield application
+    application.extensions["connector"].engine.dispose()
+
+
+@pytest.fixture
+def cli_env(clean_database: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for running the ``connector`` command against the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env.update({"CONNECTOR_HOME": str(tmp_path / "home"), "CONNECTOR_DATABASE_URL": clean_database})
+    return env
 
 
 @pytest.fixture

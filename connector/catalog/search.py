@@ -160,7 +160,7 @@ def search(session: Session, principal: Principal, query: SearchQuery) -> Search
     facets: dict[str, list[tuple[str, int]]] = {}
     for facet, value, n in facet_rows:
         facets.setdefault(facet, []).append((value, n))
-    for facet, values in facets.items():
+    for values in facets.values():
         values.sort(key=lambda item: (-item[1], item[0]))
         del values[query.facet_limit:]
 

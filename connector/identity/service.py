@@ -15,7 +15,7 @@ from connector.identity.models import Organisation, Project, Role, User
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
 
-TOKEN_PREFIX = "cnr_"
+TOKEN_PREFIX = "cnr_"  # noqa: S105  (a marker that makes leaked tokens greppable, not a secret)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 

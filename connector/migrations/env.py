@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from connector.db import Base
 import connector.models  # noqa: F401  (registers every table on Base.metadata)
+from connector.db import Base
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -1,0 +1,91 @@
+"""The ``connector`` command as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import dataset_body
+
+
+def run(env, *args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "connector.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def ok(env, *args, stdin=None):
+    result = run(env, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def org(cli_env):
+    ok(cli_env, "orgs", "create", "health", "--name", "Health Data Agency")
+    ok(cli_env, "projects", "create", "cardio", "--org", "health")
+    return cli_env
+
+
+def test_users_create_prints_the_token_once_as_json(org):
+    out = json.loads(ok(org, "users", "create", "alice", "--role", "steward", "--org", "health",
+                        "--json"))
+    assert out["token"].startswith("cnr_") and out["role"] == "steward"
+    listing = json.loads(ok(org, "users", "list", "--json"))
+    assert listing == [{"name": "alice", "role": "steward", "organisation": "health",
+                        "projects": []}]
+    assert out["token"] not in ok(org, "users", "list")
+
+
+def test_datasets_add_show_list_and_search(org, tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(dataset_body(identifier="urn:cli:1", title="CLI registry")))
+    created = json.loads(ok(org, "datasets", "add", str(path), "--org", "health", "--json"))
+    assert created["version"] == 1
+    shown = json.loads(ok(org, "datasets", "show", created["id"]))
+    assert shown["identifier"] == "urn:cli:1"
+    found = json.loads(ok(org, "datasets", "search", "cli", "registry", "--theme", "HEAL",
+                          "--json"))
+    assert found["count"] == 1 and found["items"][0]["id"] == created["id"]
+    assert "1 dataset(s)" in ok(org, "datasets", "list")
+
+
+def test_dataset_from_standard_input(org):
+    out = ok(org, "datasets", "add", "-", "--org", "health", "--json",
+             stdin=json.dumps(dataset_body()))
+    assert json.loads(out)["organisation"] == "health"
+
+
+@pytest.mark.parametrize("args,stdin,fragment", [
+    (("users", "create", "bob", "--role", "steward"), None, "a steward needs --org"),
+    (("users", "create", "bob", "--role", "member", "--project", "nope"), None, "no project"),
+    (("orgs", "create", "Not A Slug"), None, "invalid slug"),
+    (("datasets", "add", "-", "--org", "health"), "{broken", "malformed JSON"),
+    (("datasets", "add", "-", "--org", "health"), '{"title": "x"}', "'description' is a required"),
+    (("datasets", "add", "/no/such/file.json"), None, "No such file"),
+    (("datasets", "show", "missing"), None, "no dataset"),
+])
+def test_errors_are_one_line_on_stderr_with_non_zero_exit(org, args, stdin, fragment):
+    result = run(org, *args, stdin=stdin)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("connector: error:"), result.stderr
+    assert fragment in lines[0]
+
+
+def test_duplicate_organisation_is_refused_and_the_first_kept(org):
+    result = run(org, "orgs", "create", "health", "--name", "Impostor")
+    assert result.returncode == 1 and "exists already" in result.stderr
+    assert json.loads(ok(org, "orgs", "list", "--json")) == [
+        {"slug": "health", "name": "Health Data Agency"}]
+
+
+def test_bad_configuration_is_a_usage_error(org):
+    result = run({**org, "CONNECTOR_MAX_CONTENT_LENGTH": "lots"}, "orgs", "list")
+    assert result.returncode == 2 and "MAX_CONTENT_LENGTH" in result.stderr
+
+
+def test_db_upgrade_reports_the_head_revision(org):
+    assert "database at revision 0001" in ok(org, "db", "upgrade")

@@ -1,0 +1,48 @@
+"""Configuration: defaults, settings file, environment, overrides, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.config import ConfigError, load_config
+
+
+def test_embedded_defaults_live_under_home(tmp_path):
+    config = load_config(environ={"CONNECTOR_HOME": str(tmp_path)})
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'connector.db'}"
+    assert config["STORAGE_URL"] == (tmp_path / "storage").as_uri()
+    assert config["AUTO_MIGRATE"] is True
+
+
+def test_home_defaults_to_instance_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(environ={})["HOME"] == str(tmp_path / "instance")
+
+
+def test_environment_overrides_settings_file_and_overrides_win(tmp_path):
+    settings = tmp_path / "settings.py"
+    settings.write_text("MAX_CONTENT_LENGTH = 100\nSEARCH_MAX_LIMIT = 7\nhelper = 'ignored'\n")
+    environ = {"CONNECTOR_SETTINGS": str(settings), "CONNECTOR_HOME": str(tmp_path),
+               "CONNECTOR_SEARCH_MAX_LIMIT": "9", "CONNECTOR_DATABASE_URL": "postgresql://h/db"}
+    config = load_config({"MAX_CONTENT_LENGTH": 5}, environ=environ)
+    assert config["MAX_CONTENT_LENGTH"] == 5
+    assert config["SEARCH_MAX_LIMIT"] == 9
+    assert config["DATABASE_URL"] == "postgresql://h/db"
+    assert config["AUTO_MIGRATE"] is False  # production databases migrate by `connector db upgrade`
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="CONNECTOR_MAX_LENGHT|MAX_LENGHT"):
+        load_config(environ={"CONNECTOR_HOME": str(tmp_path), "CONNECTOR_MAX_LENGHT": "3"})
+
+
+@pytest.mark.parametrize("key,value", [("MAX_CONTENT_LENGTH", "lots"), ("AUTO_MIGRATE", "1"),
+                                       ("SEARCH_MAX_LIMIT", "0")])
+def test_wrong_type_or_range_is_named(tmp_path, key, value):
+    with pytest.raises(ConfigError, match=key):
+        load_config(environ={"CONNECTOR_HOME": str(tmp_path), f"CONNECTOR_{key}": value})
+
+
+def test_missing_settings_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="CONNECTOR_SETTINGS"):
+        load_config(environ={"CONNECTOR_SETTINGS": str(tmp_path / "nope.py")})
