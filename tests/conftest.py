@@ -59,8 +59,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
         admin.dispose()
 
 
-TABLES = ("dataset_search", "dataset_facets", "dataset_versions", "datasets", "audit_events",
-          "project_members", "users", "projects", "organisations")
+TABLES = ("agreements", "access_requests", "offers", "dataset_search", "dataset_facets",
+          "dataset_versions", "datasets", "audit_events", "project_members", "users", "projects",
+          "organisations")
 
 
 @pytest.fixture
