@@ -51,10 +51,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings["LOG_LEVEL"])
     app.extensions["connector"] = build_extension(settings)
 
+    from connector.audit_api import bp as audit_bp
     from connector.catalog.api import bp as datasets_bp
     from connector.openapi import bp as openapi_bp
+    from connector.policies.api import bp as policies_bp
 
     app.register_blueprint(datasets_bp)
+    app.register_blueprint(policies_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(openapi_bp)
     app.add_url_rule("/healthz", "health", _health)
     register_error_handlers(app)

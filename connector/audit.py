@@ -60,3 +60,24 @@ def events_for(session: Session, object_type: str, object_id: str) -> list[Audit
         .order_by(AuditEvent.id)
     )
     return list(session.scalars(query))
+
+
+def export(session: Session, *, since: dt.datetime | None = None,
+           object_type: str | None = None, batch: int = 1000):  # -> Iterator[dict]
+    """Audit events, oldest first, as plain dicts (streamed in batches) for JSON Lines."""
+    last = 0
+    while True:
+        query = select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id).limit(batch)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if object_type:
+            query = query.where(AuditEvent.object_type == object_type)
+        rows = list(session.scalars(query))
+        if not rows:
+            return
+        for row in rows:
+            yield {"id": row.id, "at": row.at.isoformat().replace("+00:00", "Z"),
+                   "actor": row.actor, "action": row.action, "objectType": row.object_type,
+                   "objectId": row.object_id, "beforeVersion": row.before_version,
+                   "afterVersion": row.after_version, "detail": row.detail}
+        last = rows[-1].id

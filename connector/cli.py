@@ -379,5 +379,29 @@ def datasets_withdraw(ctx: Context, dataset_id: str) -> None:
     click.echo(f"{view.id} withdrawn")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+@projects.command("set")
+@click.argument("project")
+@click.argument("key", type=click.Choice(["securityClearance", "ethicsApproval"]))
+@click.argument("value")
+@pass_context
+@handle_errors
+def projects_set(ctx: Context, project: str, key: str, value: str) -> None:
+    """Record a fact about PROJECT that policies read (VALUE as JSON, or text; null removes)."""
+    from connector.identity import service
+
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    service.set_project_attribute(ctx.uow(), project, key, parsed)
+    click.echo(f"{project}: {key} = {json.dumps(parsed)}")
+
+
+def _register_more_commands() -> None:
+    from connector.cli_policies import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_more_commands()

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_DEFAULT_LIMIT": 20,
     "LOG_LEVEL": "INFO",
     "TESTING": False,
+    "SITE_LOCATION": "ai-factory",
+    "SITE_REGION": "EU",
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -50,6 +52,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SEARCH_DEFAULT_LIMIT": (int,),
     "LOG_LEVEL": (str,),
     "TESTING": (bool,),
+    "SITE_LOCATION": (str,),
+    "SITE_REGION": (str,),
 }
 
 # Environment variables that belong to the test harness or tools, not to the service.
@@ -85,7 +89,8 @@ def load_config(
             if key in _IGNORED_ENV:
                 continue
             config[key] = raw if key in ("HOME", "DATABASE_URL", "STORAGE_URL",
-                                         "SCHEMAS_DIR", "LOG_LEVEL") else _parse_env_value(raw)
+                                         "SCHEMAS_DIR", "LOG_LEVEL",
+                                         "SITE_LOCATION", "SITE_REGION") else _parse_env_value(raw)
     config.update(overrides or {})
     _validate(config)
     return _derive(config)

@@ -16,6 +16,13 @@ from connector.http import extension, json_response
 bp = Blueprint("openapi", __name__)
 
 _ID = {"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_STATE = {"name": "state", "in": "query", "schema": {"type": "string"}}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 _SEARCH = [
     {"name": "q", "in": "query", "schema": {"type": "string"},
      "description": "Words to find; every word must match (titles, descriptions, keywords)."},
@@ -52,6 +59,41 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, 
      "One version of a dataset", None, 200, "dataset-response",
      [_ID, {"name": "number", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1}}], True),
+    ("post", "/api/v1/datasets/{dataset_id}/offers", "attachOffer",
+     "Attach an ODRL offer (policy or template) to a dataset", "offer-request", 201, "offer",
+     [_ID], True),
+    ("get", "/api/v1/datasets/{dataset_id}/offers", "listOffers", "The active offers of a dataset",
+     None, 200, "", [_ID], True),
+    ("delete", "/api/v1/datasets/{dataset_id}/offers/{offer_id}", "withdrawOffer",
+     "Withdraw an offer; agreements keep their snapshot", None, 204, "", [_ID, _path("offer_id")],
+     True),
+    ("post", "/api/v1/policies/evaluate", "evaluatePolicy",
+     "Dry run: would this request be permitted, and why?", "evaluate-request", 200, "decision", [],
+     True),
+    ("post", "/api/v1/access-requests", "requestAccess",
+     "Request one dataset version under one offer", "access-request", 201,
+     "access-request-response", [], True),
+    ("get", "/api/v1/access-requests", "listAccessRequests",
+     "Requests of the caller's projects and on datasets it stewards", None, 200, "",
+     [_STATE], True),
+    ("get", "/api/v1/access-requests/{request_id}", "getAccessRequest", "One access request",
+     None, 200, "access-request-response", [_path("request_id")], True),
+    ("post", "/api/v1/access-requests/{request_id}/approve", "approveAccessRequest",
+     "A steward approves: exactly one agreement", "decide-request", 200,
+     "access-request-response", [_path("request_id")], True),
+    ("post", "/api/v1/access-requests/{request_id}/reject", "rejectAccessRequest",
+     "A steward rejects, with a comment", "decide-request", 200, "access-request-response",
+     [_path("request_id")], True),
+    ("get", "/api/v1/agreements", "listAgreements", "Agreements the caller may see", None, 200, "",
+     [_STATE, {"name": "dataset", "in": "query", "schema": {"type": "string"}}], True),
+    ("get", "/api/v1/agreements/{agreement_id}", "getAgreement", "One agreement", None, 200,
+     "agreement", [_path("agreement_id")], True),
+    ("post", "/api/v1/agreements/{agreement_id}/revoke", "revokeAgreement",
+     "A steward revokes an agreement", "decide-request", 200, "agreement",
+     [_path("agreement_id")], True),
+    ("get", "/api/v1/audit", "exportAudit", "The audit log as JSON Lines (administrators)", None,
+     200, "", [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+               {"name": "objectType", "in": "query", "schema": {"type": "string"}}], True),
 ]
 
 _ERRORS = {

@@ -66,6 +66,11 @@ def describe_error(error: ValidationError) -> dict[str, str]:
         message = "unknown field(s): " + ", ".join(extra)
     elif error.validator == "unevaluatedProperties":
         message = "unknown field(s): " + ", ".join(re.findall(r"'([^']+)'", error.message))
+    elif error.validator in ("anyOf", "oneOf") and all(
+        set(branch) == {"required"} for branch in error.validator_value
+    ):
+        names = [", ".join(branch["required"]) for branch in error.validator_value]
+        message = f"needs {'exactly ' if error.validator == 'oneOf' else ''}one of: " + "; ".join(names)
     elif error.validator == "pattern" and "description" in error.schema:
         description = error.schema["description"].rstrip(".")
         message = f"{error.instance!r} is not valid: expected {description[0].lower()}{description[1:]}"

@@ -25,7 +25,7 @@ ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
 
 
 def cli(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "connector.cli", *args], env=ENV,
+    result = subprocess.run([sys.executable, "-m", "connector", *args], env=ENV,
                             capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"demo: `connector {' '.join(args)}` failed: {result.stderr.strip()}")
@@ -70,7 +70,7 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "connector", "serve", "--port", str(port)],
                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

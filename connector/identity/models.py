@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from connector.db import Base, UTCDateTime, utcnow
+from connector.db import Base, JSONDocument, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -42,6 +43,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(255))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Facts an administrator vouches for, read by policies: securityClearance, ethicsApproval.
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

@@ -174,3 +174,35 @@ def list_projects(uow: UnitOfWork) -> list[Project]:
 def list_users(uow: UnitOfWork) -> list[User]:
     with uow:
         return list(uow.session.scalars(select(User).order_by(User.name)))
+
+
+#: Project facts an administrator vouches for; policies read them, requesters cannot claim them.
+PROJECT_ATTRIBUTES = ("securityClearance", "ethicsApproval")
+
+
+def set_project_attribute(uow: UnitOfWork, project: str, key: str, value: object) -> None:
+    """Record a vouched-for fact on a project (``None`` removes it)."""
+    if key not in PROJECT_ATTRIBUTES:
+        raise ValidationFailed([{"path": "$.attribute", "message": f"unknown project attribute "
+                                 f"{key!r}; known: {', '.join(PROJECT_ATTRIBUTES)}"}])
+    with uow:
+        proj = _project(uow, project)
+        attributes = dict(proj.attributes or {})
+        before = attributes.get(key)
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+        proj.attributes = attributes
+        audit.record(uow.session, None, "project.set_attribute", "project", project,
+                     detail={"attribute": key, "before": before, "after": value})
+        uow.commit()
+
+
+def principal_named(uow: UnitOfWork, name: str) -> Principal:
+    """The principal of user ``name`` (the operator acting in a user's name)."""
+    with uow:
+        user = uow.session.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise NotFound(f"no user {name!r}")
+        return principal_of(user)

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import connector.models  # noqa: F401  (registers every table on Base.metadata)
-from connector.db import Base
+from connector.db import Base, include_in_autogenerate
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -18,16 +18,11 @@ if engine is None:
 
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
-    """The full-text tables are dialect-specific and made by hand in 0001: leave them out."""
-    return not (type_ == "table" and name.startswith("dataset_search"))
-
-
 with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        include_object=include_object,
+        include_object=include_in_autogenerate,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from connector.catalog.models import Dataset
 from connector.db import Base, JSONDocument, UTCDateTime, utcnow
-from connector.identity.models import Project
+from connector.identity.models import Project, User
 
 
 class Approval(enum.StrEnum):
@@ -52,6 +53,8 @@ class Offer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64))
 
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+
 
 class AccessRequest(Base):
     __tablename__ = "access_requests"
@@ -74,6 +77,9 @@ class AccessRequest(Base):
 
     offer: Mapped[Offer] = relationship(lazy="joined")
     project: Mapped[Project] = relationship(lazy="joined")
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+    requester: Mapped[User] = relationship(lazy="joined")
+    agreement: Mapped[Agreement | None] = relationship(lazy="selectin", viewonly=True)
 
 
 class Agreement(Base):
@@ -99,3 +105,6 @@ class Agreement(Base):
     end_reason: Mapped[str | None] = mapped_column(Text)
 
     project: Mapped[Project] = relationship(lazy="joined")
+    dataset: Mapped[Dataset] = relationship(lazy="joined")
+    offer: Mapped[Offer] = relationship(lazy="joined")
+    request: Mapped[AccessRequest] = relationship(lazy="joined")

@@ -12,7 +12,7 @@ from tests.conftest import dataset_body
 
 
 def run(env, *args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "connector.cli", *args], env=env, input=stdin,
+    return subprocess.run([sys.executable, "-m", "connector", *args], env=env, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -92,3 +92,48 @@ def test_db_upgrade_reports_the_head_revision(org):
 
     head = db.head_revision(db.make_engine("sqlite://"))
     assert f"database at revision {head}" in ok(org, "db", "upgrade")
+
+
+def test_usage_control_from_the_command_line(org, tmp_path):
+    ok(org, "projects", "set", "cardio", "ethicsApproval", "true")
+    ok(org, "users", "create", "mia", "--role", "member", "--project", "cardio")
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(dataset_body(accessRights="RESTRICTED")))
+    dataset = json.loads(ok(org, "datasets", "add", str(path), "--org", "health", "--json"))
+    offer = json.loads(ok(
+        org, "offers", "add", dataset["id"], "--template", "health-secondary-use",
+        "--param", 'permit_ids=["P-1"]', "--param", 'projects=["cardio"]',
+        "--param", "processing_location=ai-factory", "--param", 'identifying_columns=["patient_id"]',
+        "--param", "retention_days=30", "--approval", "steward", "--json"))
+    request = tmp_path / "r.json"
+    request.write_text(json.dumps({"dataset": dataset["id"], "offer": offer["id"],
+                                   "project": "cardio", "purpose": "scientificResearch",
+                                   "duration": "P20D", "attributes": {"dataPermit": "P-1"}}))
+    filed = json.loads(ok(org, "requests", "create", str(request), "--as", "mia", "--json"))
+    assert filed["state"] == "pending_approval"
+    assert filed["id"] in ok(org, "requests", "list", "--state", "pending_approval")
+    approved = json.loads(ok(org, "requests", "approve", filed["id"], "--json"))
+    agreement = approved["agreement"]
+    assert json.loads(ok(org, "agreements", "show", agreement))["state"] == "active"
+    ok(org, "agreements", "revoke", agreement, "--comment", "ethics approval withdrawn")
+    listed = json.loads(ok(org, "agreements", "list", "--json"))
+    assert [(a["id"], a["state"]) for a in listed] == [(agreement, "revoked")]
+    events = [json.loads(line) for line in ok(org, "audit", "export").splitlines()]
+    assert [e["action"] for e in events if e["objectType"] in ("access_request", "agreement")] == [
+        "access_request.decide", "access_request.approve", "agreement.revoke"]
+
+
+def test_evaluate_prints_the_decision_and_exits_non_zero_unless_permitted(org, tmp_path):
+    from connector.policies import templates
+
+    body = tmp_path / "e.json"
+    body.write_text(json.dumps({
+        "policy": templates.research_eu("urn:p:1"),
+        "request": {"purpose": "scientificResearch", "region": "FR"}}))
+    result = run(org, "evaluate", str(body))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["decision"] == "permit"
+    body.write_text(json.dumps({"policy": templates.research_eu("urn:p:1"),
+                                "request": {"purpose": "marketing", "region": "FR"}}))
+    result = run(org, "evaluate", str(body))
+    assert result.returncode == 3 and json.loads(result.stdout)["decision"] == "deny"

@@ -23,14 +23,14 @@ def free_port() -> int:
 @pytest.fixture
 def server(cli_env):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "connector.cli", *args], env=cli_env,
+        return subprocess.run([sys.executable, "-m", "connector", *args], env=cli_env,
                               capture_output=True, text=True, check=True, timeout=120).stdout
 
     cli("orgs", "create", "health")
     token = json.loads(cli("users", "create", "steward", "--role", "steward", "--org", "health",
                            "--json"))["token"]
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "connector", "serve", "--port", str(port)],
                                env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -25,7 +25,7 @@ def test_every_schema_is_a_valid_draft_2020_12_schema_with_an_id():
 
 
 def test_there_are_examples_both_ways_for_each_request_schema():
-    for name in ("dataset", "odrl-policy"):
+    for name in ("dataset", "odrl-policy", "access-request", "offer-request"):
         assert examples("valid") and any(n == name for n, _ in examples("valid"))
         assert any(n == name for n, _ in examples("invalid"))
 

@@ -1,4 +1,4 @@
-"""Usage control: offers, access requests and agreements.
+"""Usage control: offers, access requests, agreements, and project attributes.
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("attributes", JSONDocument, nullable=True))
     op.create_table(
         "offers",
         sa.Column("pk", sa.Integer(), nullable=False),
@@ -99,3 +101,5 @@ def downgrade() -> None:
     op.drop_table("agreements")
     op.drop_table("access_requests")
     op.drop_table("offers")
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("attributes")
