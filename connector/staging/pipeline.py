@@ -1,0 +1,132 @@
+"""Stage a stream of record batches as one published version: the staging hot path.
+
+:func:`stage_batches` applies the duties, writes the parts under a temporary prefix, builds the
+manifest and ``croissant.json``, and publishes in one step. Any exception, at any point, aborts:
+the temporary prefix is removed and no version becomes visible. A process killed outright leaves
+only a temporary prefix, which readers never see and :meth:`StorageTier.collect_garbage` removes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from connector.staging.croissant import build_croissant
+from connector.staging.duties import BoundDuties, Duty, DutyPlan
+from connector.staging.errors import QuotaExceeded, StagingError
+from connector.staging.manifest import build_manifest, encode_manifest, validate_manifest
+from connector.staging.storage import PendingVersion, StorageTier, utcnow
+from connector.staging.writer import WriteProgress, write_parts
+
+log = logging.getLogger(__name__)
+
+Provenance = Iterable[Mapping[str, Any]] | Callable[[], Iterable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """A published version: where it is and its manifest."""
+
+    url: str
+    path: str
+    manifest: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return int(self.manifest["rows"])
+
+    @property
+    def bytes(self) -> int:
+        return int(self.manifest["bytes"])
+
+    @property
+    def files(self) -> list[str]:
+        return [f["path"] for f in self.manifest["files"]]
+
+
+def stage_batches(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    tier: StorageTier,
+    project: str,
+    dataset: str,
+    version: str,
+    agreement: str,
+    policy: str,
+    provenance: Provenance,
+    duties: Sequence[Duty | Mapping[str, Any]] = (),
+    secret: bytes | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    expires: datetime | None = None,
+    dataset_id: str | None = None,
+    job: str | None = None,
+    schema: pa.Schema | None = None,
+    max_bytes: int | None = None,
+    writer_options: Mapping[str, Any] | None = None,
+    on_progress: Callable[[WriteProgress], None] | None = None,
+    before_publish: Callable[[PendingVersion], None] | None = None,
+    now: datetime | None = None,
+) -> PublishedVersion:
+    """Write ``batches`` to ``tier`` as ``<project>/<dataset>/<version>`` and publish it.
+
+    ``duties`` (drop / pseudonymise) are applied on the way; ``secret`` is the service secret
+    the project's pseudonymisation key is derived from. ``schema`` fixes the *input* schema
+    (otherwise the first batch does). ``provenance`` lists the sources read
+    (``{url, bytes, sha256, finalUrl}``); it is read after the last batch, so an adapter may fill
+    it while streaming, or pass a callable. ``max_bytes`` bounds the bytes written
+    (:class:`QuotaExceeded`); ``on_progress`` is called after each row group and may raise to
+    stop. ``before_publish`` runs after everything is written, just before the publish step.
+    ``metadata`` (name, description, license, citation, url, creator, ...) goes into Croissant.
+    """
+    created = now or utcnow()
+    if expires is not None and expires <= created:
+        raise StagingError(f"the agreement expired at {expires.isoformat()}; nothing staged")
+    plan = DutyPlan(duties, project=project, secret=secret)
+    options = dict(writer_options or {})
+    bound: list[BoundDuties] = [plan.bind(schema)] if schema is not None else []
+
+    def with_duties() -> Iterable[pa.RecordBatch]:
+        for batch in batches:
+            if not bound:
+                bound.append(plan.bind(batch.schema))
+            yield bound[0](batch)
+
+    def progress(state: WriteProgress) -> None:
+        if max_bytes is not None and state.bytes > max_bytes:
+            raise QuotaExceeded(f"staging {project}/{dataset}/{version} would exceed the quota: "
+                                f"{state.bytes} bytes written, {max_bytes} allowed")
+        if on_progress is not None:
+            on_progress(state)
+
+    pending = tier.begin(project, dataset, version, now=created)
+    try:
+        result = write_parts(with_duties(), pending.path, filesystem=tier.fs,
+                             schema=bound[0].schema if bound else None,
+                             fsync=tier.fsync, block_size=tier.block_size, on_row_group=progress,
+                             **options)
+        sources = provenance() if callable(provenance) else provenance
+        manifest = build_manifest(
+            project=project, dataset=dataset, version=version, schema=result.schema,
+            parts=result.parts, provenance=list(sources), agreement=agreement, policy=policy,
+            duties=plan.describe(), created=created, expires=expires, dataset_id=dataset_id,
+            job=job, attempt=pending.token, compression=str(options.get("compression", "zstd")))
+        validate_manifest(manifest)
+        croissant = build_croissant(manifest, metadata)
+        if before_publish is not None:
+            before_publish(pending)
+        path = pending.publish(manifest=encode_manifest(manifest),
+                               croissant=json.dumps(croissant, indent=2).encode("utf-8"),
+                               files=[p.name for p in result.parts])
+    except BaseException:
+        try:
+            pending.abort()
+        except Exception:  # noqa: BLE001  (the first error matters; GC removes what is left)
+            log.warning("could not remove %s after a failed staging", pending.path, exc_info=True)
+        raise
+    return PublishedVersion(tier.fs.unstrip_protocol(path), path, manifest)
