@@ -84,6 +84,7 @@ class PolicyDenied(ConnectorError):
 
 class SourceError(ConnectorError):
     status, code, title = 502, "source-error", "Data source failed"
+    transient = False  # subclasses say whether a retry may succeed
 
 
 class StorageError(ConnectorError):
