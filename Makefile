@@ -13,7 +13,7 @@ help: ## List the targets
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -19,6 +19,7 @@ from connector.config import load_config
 from connector.errors import ConnectorError
 from connector.http import json_response
 from connector.schemas import SchemaStore
+from connector.staging.settings import StagingSettings
 
 log = logging.getLogger("connector")
 
@@ -33,13 +34,15 @@ class Extension:
     engine: Engine
     session_factory: sessionmaker
     schemas: SchemaStore
+    staging: StagingSettings
 
 
 def build_extension(config: dict[str, Any]) -> Extension:
     engine = db.make_engine(config["DATABASE_URL"])
     if config["AUTO_MIGRATE"]:
         db.upgrade(engine)
-    return Extension(config, engine, db.make_session_factory(engine), SchemaStore(config["SCHEMAS_DIR"]))
+    return Extension(config, engine, db.make_session_factory(engine),
+                     SchemaStore(config["SCHEMAS_DIR"]), StagingSettings.from_config(config))
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -55,10 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from connector.catalog.api import bp as datasets_bp
     from connector.openapi import bp as openapi_bp
     from connector.policies.api import bp as policies_bp
+    from connector.staging.api import bp as stagings_bp
 
     app.register_blueprint(datasets_bp)
     app.register_blueprint(policies_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(stagings_bp)
     app.register_blueprint(openapi_bp)
     app.add_url_rule("/healthz", "health", _health)
     register_error_handlers(app)

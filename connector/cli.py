@@ -98,6 +98,13 @@ def serve(host: str, port: int, threads: int) -> None:
     from connector.app import create_app
 
     app = create_app()
+    ext = app.extensions["connector"]
+    if ext.config["WORKER_IN_PROCESS"]:
+        from connector.staging.worker import Worker
+
+        Worker(ext.session_factory, ext.staging,
+               poll_seconds=ext.config["WORKER_POLL_SECONDS"]).start_thread()
+        click.echo("connector: staging worker running in-process", err=True)
     click.echo(f"connector: serving on http://{host}:{port}", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="connector")
 
@@ -398,9 +405,9 @@ def projects_set(ctx: Context, project: str, key: str, value: str) -> None:
 
 
 def _register_more_commands() -> None:
-    from connector.cli_policies import COMMANDS
+    from connector import cli_policies, cli_staging
 
-    for command in COMMANDS:
+    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS):
         main.add_command(command)
 
 

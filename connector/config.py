@@ -38,6 +38,18 @@ DEFAULTS: dict[str, Any] = {
     "TESTING": False,
     "SITE_LOCATION": "ai-factory",
     "SITE_REGION": "EU",
+    "STORAGE_OPTIONS": {},
+    "SOURCE_ROOTS": None,
+    "SOURCE_ALLOWLIST": [],
+    "S3_ENDPOINT_URL": None,
+    "PSEUDONYMISATION_SECRET": None,
+    "PROJECT_QUOTA_BYTES": 1 << 40,
+    "MAX_SOURCE_BYTES": None,
+    "JOB_LEASE_SECONDS": 300,
+    "JOB_MAX_ATTEMPTS": 5,
+    "JOB_BACKOFF_SECONDS": 10.0,
+    "WORKER_POLL_SECONDS": 2.0,
+    "WORKER_IN_PROCESS": None,
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -54,10 +66,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "TESTING": (bool,),
     "SITE_LOCATION": (str,),
     "SITE_REGION": (str,),
+    "STORAGE_OPTIONS": (dict,),
+    "SOURCE_ROOTS": (list, str, type(None)),
+    "SOURCE_ALLOWLIST": (list, str),
+    "S3_ENDPOINT_URL": (str, type(None)),
+    "PSEUDONYMISATION_SECRET": (str, type(None)),
+    "PROJECT_QUOTA_BYTES": (int,),
+    "MAX_SOURCE_BYTES": (int, type(None)),
+    "JOB_LEASE_SECONDS": (int,),
+    "JOB_MAX_ATTEMPTS": (int,),
+    "JOB_BACKOFF_SECONDS": (int, float),
+    "WORKER_POLL_SECONDS": (int, float),
+    "WORKER_IN_PROCESS": (bool, type(None)),
 }
 
-# Environment variables that belong to the test harness or tools, not to the service.
-_IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL"}
+# Environment variables that belong to the test harness or to the adapters' own defaults.
+_IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL", "CKAN_API_TOKEN"}
 
 
 class ConfigError(ValueError):
@@ -90,7 +114,9 @@ def load_config(
                 continue
             config[key] = raw if key in ("HOME", "DATABASE_URL", "STORAGE_URL",
                                          "SCHEMAS_DIR", "LOG_LEVEL",
-                                         "SITE_LOCATION", "SITE_REGION") else _parse_env_value(raw)
+                                         "SITE_LOCATION", "SITE_REGION", "SOURCE_ROOTS",
+                                         "SOURCE_ALLOWLIST", "S3_ENDPOINT_URL",
+                                         "PSEUDONYMISATION_SECRET") else _parse_env_value(raw)
     config.update(overrides or {})
     _validate(config)
     return _derive(config)
@@ -105,7 +131,8 @@ def _validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
         if not isinstance(value, allowed):
             raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
-    for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT"):
+    for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT",
+                "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS"):
         if config[key] <= 0:
             raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
 
@@ -122,6 +149,10 @@ def _derive(config: dict[str, Any]) -> dict[str, Any]:
         config["SCHEMAS_DIR"] = str(default_schemas_dir())
     if config["AUTO_MIGRATE"] is None:
         config["AUTO_MIGRATE"] = embedded
+    if config["WORKER_IN_PROCESS"] is None:
+        config["WORKER_IN_PROCESS"] = embedded
+    if config["SOURCE_ROOTS"] is None:
+        config["SOURCE_ROOTS"] = [str(home / "sources")]
     return config
 
 

@@ -59,7 +59,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
         admin.dispose()
 
 
-TABLES = ("agreements", "access_requests", "offers", "dataset_search", "dataset_facets",
+TABLES = ("staging_jobs", "agreements", "access_requests", "offers", "dataset_search", "dataset_facets",
           "dataset_versions", "datasets", "audit_events", "project_members", "users", "projects",
           "organisations")
 

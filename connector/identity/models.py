@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -45,6 +45,8 @@ class Project(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Facts an administrator vouches for, read by policies: securityClearance, ethicsApproval.
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # Bytes the project may keep on the storage tier; None means the site default.
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

@@ -1,0 +1,405 @@
+"""Use cases of staging: request a job, run it, watch it, cancel it, remove what expired.
+
+A job is a row; workers claim it with a lease (a conditional update), run the hot path
+(:func:`connector.staging.pipeline.stage_batches`) over the batches of a source adapter, and
+record progress, success or failure. Transient failures are retried with exponential back-off;
+terminal ones are not. A worker that dies leaves its lease to run out; the next claim restarts
+the job, and nothing it wrote was ever visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import func, or_, select, update
+
+from connector import audit
+from connector.catalog.dcat import preferred_text
+from connector.catalog.models import Dataset
+from connector.errors import Conflict, ConnectorError, NotFound
+from connector.identity.principal import Principal
+from connector.policies.models import Agreement, AgreementState
+from connector.staging.errors import QuotaExceeded, StagingError, VersionExists
+from connector.staging.models import JobState, StagingJob
+from connector.staging.settings import StagingSettings
+from connector.staging.storage import StorageTier
+from connector.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+#: Table formats the adapters read, in the order a distribution is preferred.
+STAGEABLE = ("PARQUET", "ARROW", "FEATHER", "CSV", "TSV", "JSONL", "NDJSON", "JSON")
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when its row says it was cancelled or lost its lease."""
+
+
+# --- requests from users ----------------------------------------------------------------
+
+def _visible_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> Agreement:
+    agreement = uow.session.scalar(select(Agreement).where(Agreement.id == agreement_id))
+    if agreement is None or not (principal.stewards(agreement.dataset.organisation_id)
+                                 or agreement.project_id in principal.project_ids):
+        raise NotFound(f"no agreement {agreement_id!r}")
+    return agreement
+
+
+def project_usage(uow: UnitOfWork, project_id: int) -> int:
+    """Bytes the project's published versions hold on the tier."""
+    return uow.session.scalar(select(func.coalesce(func.sum(StagingJob.bytes), 0)).where(
+        StagingJob.project_id == project_id, StagingJob.state == JobState.PUBLISHED)) or 0
+
+
+def quota_of(settings: StagingSettings, project: Any) -> int:
+    return project.quota_bytes if project.quota_bytes is not None else settings.default_quota_bytes
+
+
+def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
+                    settings: StagingSettings, *, now: dt.datetime) -> tuple[StagingJob, bool]:
+    """Queue the staging of an agreement's dataset version; a second request returns the
+    first job (a failed or cancelled one is queued again). Returns (job, created)."""
+    with uow:
+        agreement = _visible_agreement(uow, principal, agreement_id)
+        if agreement.state != AgreementState.ACTIVE or agreement.end <= now:
+            raise StagingError(f"the agreement is {agreement.state if agreement.end > now else 'expired'};"
+                               " nothing can be staged under it")
+        job = uow.session.scalar(select(StagingJob).where(
+            StagingJob.agreement_pk == agreement.pk,
+            StagingJob.dataset_version == agreement.dataset_version))
+        if job is not None and job.state not in (JobState.FAILED, JobState.CANCELLED):
+            return job, False
+        used = project_usage(uow, agreement.project_id)
+        quota = quota_of(settings, agreement.project)
+        if used >= quota:
+            raise QuotaExceeded(f"project {agreement.project.slug} uses {used} of its {quota} bytes")
+        if job is None:
+            job = StagingJob(id=str(uuid.uuid4()), agreement=agreement, dataset=agreement.dataset,
+                             dataset_version=agreement.dataset_version, project=agreement.project,
+                             state=JobState.QUEUED, attempts=0, not_before=now, progress={},
+                             bytes=0, rows=0, requested_by=principal.name, created_at=now)
+            uow.session.add(job)
+        else:
+            job.state, job.attempts, job.not_before, job.error = JobState.QUEUED, 0, now, None
+            job.progress, job.lease_owner, job.lease_expires = {}, None, None
+        uow.session.flush()
+        audit.record(uow.session, principal, "staging.request", "staging_job", job.id,
+                     detail={"agreement": agreement.id, "dataset": agreement.dataset.id,
+                             "version": agreement.dataset_version})
+        uow.commit()
+        return job, True
+
+
+def _visible_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
+    job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+    if job is None or not (principal.stewards(job.dataset.organisation_id)
+                           or job.project_id in principal.project_ids):
+        raise NotFound(f"no staging job {job_id!r}")
+    return job
+
+
+def get_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
+    with uow:
+        return _visible_job(uow, principal, job_id)
+
+
+def list_jobs(uow: UnitOfWork, principal: Principal, state: str | None = None) -> list[StagingJob]:
+    with uow:
+        query = select(StagingJob).join(Dataset, Dataset.pk == StagingJob.dataset_pk)
+        if not principal.is_admin:
+            query = query.where(or_(StagingJob.project_id.in_(sorted(principal.project_ids)),
+                                    Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids))))
+        if state:
+            query = query.where(StagingJob.state == state)
+        return list(uow.session.scalars(query.order_by(StagingJob.pk.desc())))
+
+
+def cancel_job(uow: UnitOfWork, principal: Principal, job_id: str, *, now: dt.datetime) -> StagingJob:
+    """Cancel a queued or running job (a running one stops at its next progress report)."""
+    with uow:
+        job = _visible_job(uow, principal, job_id)
+        if job.state not in ACTIVE_STATES:
+            raise Conflict(f"the job is {job.state}; only queued or running jobs can be cancelled")
+        job.state, job.finished_at = JobState.CANCELLED, now
+        audit.record(uow.session, principal, "staging.cancel", "staging_job", job.id)
+        uow.commit()
+        return job
+
+
+# --- workers ----------------------------------------------------------------------------
+
+def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: dt.datetime,
+              job_id: str | None = None) -> str | None:
+    """Take the next runnable job (queued and due, or running with a lapsed lease); None if
+    there is none. The conditional update makes a claim exclusive across workers."""
+    with uow:
+        runnable = or_(
+            (StagingJob.state == JobState.QUEUED) & (StagingJob.not_before <= now),
+            (StagingJob.state == JobState.RUNNING) & (StagingJob.lease_expires < now))
+        query = select(StagingJob.pk, StagingJob.state, StagingJob.lease_expires).where(runnable)
+        if job_id:
+            query = query.where(StagingJob.id == job_id)
+        for pk, state, lease in uow.session.execute(query.order_by(StagingJob.pk).limit(5)):
+            claimed = uow.session.execute(
+                update(StagingJob)
+                .where(StagingJob.pk == pk, StagingJob.state == state,
+                       (StagingJob.lease_expires == lease) if lease is not None
+                       else StagingJob.lease_expires.is_(None))
+                .values(state=JobState.RUNNING, lease_owner=worker, attempts=StagingJob.attempts + 1,
+                        lease_expires=now + dt.timedelta(seconds=settings.lease_seconds),
+                        started_at=now)
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount == 1:
+                uow.commit()
+                return uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
+        return None
+
+
+def _duties(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Agreement obligations the writer enforces: pseudonymise and anonymise (drop) columns."""
+    pseudonymise, drop = [], []
+    for obligation in obligations:
+        target = (obligation.get("duty") or {}).get("target") or ""
+        if not target.startswith("column:"):
+            continue
+        column = unquote(target.removeprefix("column:"))  # column:Individual%20ID
+        if obligation["action"] == "pseudonymize":
+            pseudonymise.append(column)
+        elif obligation["action"] == "anonymize":
+            drop.append(column)
+    duties = []
+    if drop:
+        duties.append({"action": "drop", "columns": drop})
+    if pseudonymise:
+        duties.append({"action": "pseudonymise", "columns": pseudonymise})
+    return duties
+
+
+def choose_distribution(document: dict[str, Any]) -> dict[str, Any]:
+    """The distribution to stage: the first one in the most preferred table format."""
+    candidates = [d for d in document.get("distribution", [])
+                  if d.get("format", "").upper() in STAGEABLE or "format" not in d]
+    if not candidates:
+        formats = sorted({d.get("format", "?") for d in document.get("distribution", [])})
+        raise StagingError("the dataset version has no distribution in a table format "
+                           f"(has: {', '.join(formats) or 'none'}; stageable: {', '.join(STAGEABLE)})")
+    return min(candidates, key=lambda d: STAGEABLE.index(d["format"].upper())
+               if d.get("format", "").upper() in STAGEABLE else len(STAGEABLE))
+
+
+def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> SourceSpec
+    from connector.adapters.base import SourceSpec
+
+    fmt = (distribution.get("format") or "").lower()
+    fmt = {"ndjson": "jsonl", "feather": "arrow"}.get(fmt, fmt) or None
+    fields = tuple(distribution["schema"]["fields"]) if "schema" in distribution else None
+    media = distribution.get("compressFormat", "")
+    compression = {"application/gzip": "gzip", "application/x-bzip2": "bz2",
+                   "application/zstd": "zstd", "application/zip": "zip"}.get(media)
+    return SourceSpec(distribution.get("downloadURL") or distribution["accessURL"], format=fmt,
+                      compression=compression, fields=fields, max_bytes=settings.max_source_bytes)
+
+
+def open_stream(spec: Any, settings: StagingSettings):  # -> SourceStream
+    from connector.adapters import adapter_for, scheme_of
+
+    scheme = scheme_of(spec.url)
+    options: dict[str, Any] = {}
+    if scheme == "file":
+        options["roots"] = list(settings.source_roots)
+    elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
+        options["allowlist"] = list(settings.source_allowlist)
+    elif scheme == "s3":
+        options["endpoint_url"] = settings.s3_endpoint_url
+        options["allowlist"] = list(settings.source_allowlist)
+    return adapter_for(spec.url, **options).read(spec)
+
+
+def _record(uow: UnitOfWork, job_id: str, **values: Any) -> None:
+    with uow:
+        uow.session.execute(update(StagingJob).where(StagingJob.id == job_id).values(**values)
+                            .execution_options(synchronize_session=False))
+        uow.commit()
+
+
+def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings, *,
+            clock: Callable[[], dt.datetime], tier: StorageTier | None = None) -> StagingJob:
+    """Run a claimed job to its end: published, queued again (transient failure), failed or
+    cancelled. Returns the job as it ends."""
+    from connector.staging.pipeline import stage_batches
+
+    with uow:
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        if job is None or job.state != JobState.RUNNING or job.lease_owner != worker:
+            raise NotFound(f"job {job_id!r} is not running under {worker}")
+        agreement, dataset = job.agreement, job.dataset
+        version = uow.datasets.version(dataset, job.dataset_version)
+        assert version is not None
+        document, project = version.document, job.project.slug
+        quota_left = quota_of(settings, job.project) - project_usage(uow, job.project_id)
+        policy_id, obligations, expires = agreement.policy["@id"], agreement.obligations, agreement.end
+    started = time.monotonic()
+
+    def still_ours(progress: dict[str, Any] | None = None) -> None:
+        now = clock()
+        with uow:
+            values: dict[str, Any] = {"lease_expires": now + dt.timedelta(seconds=settings.lease_seconds)}
+            if progress is not None:
+                values["progress"] = progress
+            claimed = uow.session.execute(
+                update(StagingJob).where(StagingJob.id == job_id, StagingJob.lease_owner == worker,
+                                         StagingJob.state == JobState.RUNNING)
+                .values(**values).execution_options(synchronize_session=False))
+            agreement_state = uow.session.scalar(select(Agreement.state).where(
+                Agreement.pk == agreement.pk))
+            uow.commit()
+        if claimed.rowcount != 1:
+            raise JobCancelled("the job was cancelled or its lease passed to another worker")
+        if agreement_state != AgreementState.ACTIVE or now >= expires:
+            raise JobCancelled("the agreement ended while staging")
+
+    def on_progress(state: Any) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        still_ours({"rows": state.rows, "bytes": state.bytes, "files": state.parts,
+                    "rowGroups": state.row_groups, "bytesPerSecond": round(state.bytes / elapsed)})
+
+    try:
+        tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
+        spec = source_spec(choose_distribution(document), settings)
+        with open_stream(spec, settings) as stream:
+            published = stage_batches(
+                stream, tier=tier, project=project, dataset=dataset.id,
+                version=str(job.dataset_version), agreement=agreement.id, policy=policy_id,
+                provenance=lambda: _provenance(stream.provenance), duties=_duties(obligations),
+                secret=settings.secret, metadata=_croissant_metadata(document, dataset),
+                expires=expires, dataset_id=dataset.id, job=job_id, max_bytes=max(quota_left, 0),
+                on_progress=on_progress, before_publish=lambda pending: still_ours(), now=clock())
+        manifest, location = published.manifest, published.url
+    except VersionExists:
+        tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
+        manifest = tier.read_manifest(project, dataset.id, str(job.dataset_version))
+        if manifest.get("job") != job_id:
+            return _fail(uow, job_id, worker, VersionExists("another job published this version"),
+                         settings, clock)
+        location = tier.version_url(project, dataset.id, str(job.dataset_version))
+    except JobCancelled as exc:
+        log.info("job %s stopped: %s", job_id, exc)
+        return _stop(uow, job_id, worker, str(exc), clock)
+    except Exception as exc:  # noqa: BLE001  (every failure is recorded on the job, then judged)
+        return _fail(uow, job_id, worker, exc, settings, clock)
+    now, written, rows = clock(), int(manifest["bytes"]), int(manifest["rows"])
+    rate = round(written / max(time.monotonic() - started, 1e-6))
+    _record(uow, job_id, state=JobState.PUBLISHED, finished_at=now, location=location,
+            bytes=written, rows=rows, manifest=manifest, lease_owner=None, lease_expires=None,
+            error=None, progress={"rows": rows, "bytes": written, "files": len(manifest["files"]),
+                                  "bytesPerSecond": rate})
+    with uow:
+        audit.record(uow.session, None, "staging.publish", "staging_job", job_id,
+                     detail={"location": location, "rows": manifest["rows"],
+                             "bytes": manifest["bytes"], "agreement": agreement.id})
+        uow.commit()
+        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+
+
+def _provenance(provenance: Any) -> list[dict[str, Any]]:
+    return [{"url": f.url, "bytes": f.bytes, "sha256": f.sha256, "finalUrl": f.final_url}
+            for f in provenance.files]
+
+
+def _croissant_metadata(document: dict[str, Any], dataset: Dataset) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": preferred_text(document["title"]),
+                                "description": preferred_text(document["description"]),
+                                "identifier": dataset.identifier}
+    if "license" in document:
+        metadata["license"] = document["license"]
+    if "landingPage" in document:
+        metadata["url"] = document["landingPage"]
+    if "publisher" in document:
+        metadata["creator"] = preferred_text(document["publisher"]["name"])
+    return metadata
+
+
+def _stop(uow: UnitOfWork, job_id: str, worker: str, reason: str, clock: Callable[[], dt.datetime]):
+    with uow:
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        if job.state == JobState.RUNNING and job.lease_owner == worker:
+            job.state, job.finished_at = JobState.CANCELLED, clock()
+            job.error = {"code": "cancelled", "detail": reason, "transient": False}
+            job.lease_owner = job.lease_expires = None
+            audit.record(uow.session, None, "staging.cancel", "staging_job", job_id,
+                         detail={"reason": reason})
+        uow.commit()
+        return job
+
+
+def _fail(uow: UnitOfWork, job_id: str, worker: str, exc: BaseException, settings: StagingSettings,
+          clock: Callable[[], dt.datetime]) -> StagingJob:
+    transient = bool(getattr(exc, "transient", False))
+    if isinstance(exc, ConnectorError):
+        error = {"code": exc.code, "status": exc.status, "detail": exc.detail, "transient": transient}
+    else:
+        log.exception("job %s failed unexpectedly", job_id)
+        error = {"code": "internal-error", "status": 500, "detail": f"{type(exc).__name__}: {exc}",
+                 "transient": transient}
+    now = clock()
+    with uow:
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        if job.state != JobState.RUNNING or job.lease_owner != worker:
+            return job  # cancelled or taken over meanwhile: its new owner decides
+        if transient and job.attempts < settings.max_attempts:
+            delay = settings.backoff_seconds * 2 ** (job.attempts - 1)
+            retry_after = getattr(exc, "retry_after", None)
+            job.state, job.not_before = JobState.QUEUED, now + dt.timedelta(
+                seconds=max(delay, retry_after or 0))
+            error["retryAt"] = job.not_before.isoformat().replace("+00:00", "Z")
+        else:
+            job.state, job.finished_at = JobState.FAILED, now
+        job.error, job.lease_owner, job.lease_expires = error, None, None
+        audit.record(uow.session, None, "staging.fail" if job.state == JobState.FAILED
+                     else "staging.retry", "staging_job", job_id, detail=error)
+        uow.commit()
+        return job
+
+
+# --- expiry and revocation ----------------------------------------------------------------
+
+def remove_ended(uow: UnitOfWork, settings: StagingSettings, *, now: dt.datetime,
+                 tier: StorageTier | None = None) -> list[StagingJob]:
+    """Delete from the tier the versions staged under agreements that expired or were revoked;
+    cancel their unfinished jobs. Each removal is an audit event."""
+    from connector.policies.service import expire_due
+
+    expire_due(uow, now)
+    with uow:
+        ended = list(uow.session.scalars(
+            select(StagingJob).join(Agreement, Agreement.pk == StagingJob.agreement_pk).where(
+                Agreement.state != AgreementState.ACTIVE,
+                StagingJob.state.in_([JobState.PUBLISHED, *ACTIVE_STATES]))))
+    if not ended:
+        return []
+    tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
+    for job in ended:
+        with uow:
+            row = uow.session.scalar(select(StagingJob).where(StagingJob.pk == job.pk))
+            reason = f"agreement {row.agreement.state}: {row.agreement.end_reason or ''}".strip(": ")
+            if row.state == JobState.PUBLISHED:
+                removed = tier.remove_version(row.project.slug, row.dataset.id, str(row.dataset_version))
+                row.state, row.removed_at = JobState.REMOVED, now
+                audit.record(uow.session, None, "staging.remove", "staging_job", row.id,
+                             detail={"location": row.location, "bytes": removed, "reason": reason,
+                                     "agreement": row.agreement.id})
+            else:
+                row.state, row.finished_at = JobState.CANCELLED, now
+                row.error = {"code": "agreement-ended", "detail": reason, "transient": False}
+                audit.record(uow.session, None, "staging.cancel", "staging_job", row.id,
+                             detail={"reason": reason})
+            uow.commit()
+    return ended
+

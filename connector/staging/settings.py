@@ -1,0 +1,64 @@
+"""What the staging jobs need from the configuration, read once into a frozen value."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StagingSettings:
+    storage_url: str
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    secret: str = ""
+    source_roots: tuple[str, ...] = ()
+    source_allowlist: tuple[str, ...] = ()
+    s3_endpoint_url: str | None = None
+    default_quota_bytes: int = 1 << 40
+    lease_seconds: int = 300
+    max_attempts: int = 5
+    backoff_seconds: float = 10.0
+    max_source_bytes: int | None = None
+    site_location: str = "ai-factory"
+    site_region: str = "EU"
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> StagingSettings:
+        return cls(
+            storage_url=config["STORAGE_URL"],
+            storage_options=dict(config["STORAGE_OPTIONS"]),
+            secret=pseudonymisation_secret(config),
+            source_roots=tuple(_list(config["SOURCE_ROOTS"])),
+            source_allowlist=tuple(_list(config["SOURCE_ALLOWLIST"])),
+            s3_endpoint_url=config["S3_ENDPOINT_URL"],
+            default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
+            lease_seconds=config["JOB_LEASE_SECONDS"],
+            max_attempts=config["JOB_MAX_ATTEMPTS"],
+            backoff_seconds=config["JOB_BACKOFF_SECONDS"],
+            max_source_bytes=config["MAX_SOURCE_BYTES"],
+            site_location=config["SITE_LOCATION"],
+            site_region=config["SITE_REGION"],
+        )
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [item.strip() for item in value.replace(os.pathsep, ",").split(",") if item.strip()]
+    return [str(item) for item in value or ()]
+
+
+def pseudonymisation_secret(config: dict[str, Any]) -> str:
+    """``PSEUDONYMISATION_SECRET``, or on the embedded default a random one kept (mode 0600)
+    in ``$HOME/pseudonymisation.key`` so pseudonyms stay stable across restarts."""
+    if config["PSEUDONYMISATION_SECRET"]:
+        return config["PSEUDONYMISATION_SECRET"]
+    path = Path(config["HOME"]) / "pseudonymisation.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,78 @@
+"""The worker loop: expire agreements, remove what they no longer cover, run staging jobs.
+
+``connector worker`` runs it in its own process; with the embedded default ``connector serve``
+runs it in a thread beside the web server. Any number of workers may run against one database:
+claims are exclusive, and a worker that dies leaves its lease to run out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from connector.db import utcnow
+from connector.staging import service
+from connector.staging.settings import StagingSettings
+from connector.staging.storage import StorageTier
+from connector.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs maintenance and jobs until ``stop`` is set."""
+
+    def __init__(self, session_factory, settings: StagingSettings, *, poll_seconds: float = 2.0,
+                 gc_every: int = 300, name: str | None = None) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.gc_every = gc_every
+        self.name = name or worker_name()
+        self.stop = threading.Event()
+        self._ticks = 0
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    def tick(self) -> int:
+        """One round: maintenance, then every job that is due. Returns the jobs run."""
+        tier = StorageTier.from_url(self.settings.storage_url, **self.settings.storage_options)
+        service.remove_ended(self.uow(), self.settings, now=utcnow(), tier=tier)
+        if self._ticks % self.gc_every == 0:
+            removed = tier.collect_garbage()
+            if removed:
+                log.info("removed %d stale temporary prefixes", len(removed))
+        self._ticks += 1
+        ran = 0
+        while not self.stop.is_set():
+            job_id = service.claim_job(self.uow(), self.name, self.settings, now=utcnow())
+            if job_id is None:
+                break
+            job = service.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
+                                  tier=tier)
+            log.info("job %s: %s", job.id, job.state)
+            ran += 1
+        return ran
+
+    def run(self) -> None:
+        """Loop until stopped; one failing round is logged and the loop goes on."""
+        log.info("worker %s started", self.name)
+        while not self.stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001  (keep the worker alive; the job rows keep state)
+                log.exception("worker round failed")
+            self.stop.wait(self.poll_seconds)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="connector-worker", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,260 @@
+"""From an agreement to published Parquet and back: jobs, progress, failures, expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import threading
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from connector import client as training
+from connector.app import create_app
+from connector.audit import AuditEvent
+from connector.db import utcnow
+from connector.staging import service
+from connector.staging.models import StagingJob
+from connector.staging.worker import Worker
+from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
+
+ROWS = 2500
+PERMIT = "HDAB-DE-2026-0042"
+
+
+def write_csv(path: Path, rows: int = ROWS) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["patient_id,age,lvef,note"]
+    lines += [f"P{i:05d},{20 + i % 60},{40 + (i % 30) / 2},\"line one\nline two, {i}\""
+              for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def app(clean_database, tmp_path):
+    application = create_app({
+        "DATABASE_URL": clean_database, "HOME": str(tmp_path / "home"), "AUTO_MIGRATE": False,
+        "TESTING": True, "SOURCE_ALLOWLIST": ["127.0.0.1"], "JOB_BACKOFF_SECONDS": 0.01,
+        "JOB_MAX_ATTEMPTS": 2, "PSEUDONYMISATION_SECRET": "s" * 32})
+    yield application
+    application.extensions["connector"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return ProblemCheckingClient(app.test_client())
+
+
+@pytest.fixture
+def worker(app):
+    ext = app.extensions["connector"]
+    return Worker(ext.session_factory, ext.staging, poll_seconds=0.01)
+
+
+def agreement_for(client, actors, url: str, *, template=None) -> dict:
+    distribution = {"accessURL": url, "format": "CSV"}
+    dataset = client.post("/api/v1/datasets", json=dataset_body(
+        accessRights="RESTRICTED", distribution=[distribution]),
+        headers=actors.headers("steward")).get_json()
+    offer = client.post(f"/api/v1/datasets/{dataset['id']}/offers", json=template or {
+        "template": "health-secondary-use", "parameters": {
+            "permit_ids": [PERMIT], "projects": ["cardio"], "processing_location": "ai-factory",
+            "identifying_columns": ["patient_id"], "retention_days": 90}},
+        headers=actors.headers("steward")).get_json()
+    request = client.post("/api/v1/access-requests", json={
+        "dataset": dataset["id"], "offer": offer["id"], "project": "cardio",
+        "purpose": "scientificResearch", "duration": "P30D", "attributes": {"dataPermit": PERMIT}},
+        headers=actors.headers("member")).get_json()
+    assert request["state"] == "agreed", request["decision"]["reasons"]
+    return client.get(f"/api/v1/agreements/{request['agreement']}",
+                      headers=actors.headers("member")).get_json()
+
+
+@pytest.fixture
+def source(app) -> Path:
+    path = Path(app.config["SOURCE_ROOTS"][0]) / "cardiac" / "measurements.csv"
+    write_csv(path)
+    return path
+
+
+def stage(client, actors, agreement, who="member"):
+    return client.post("/api/v1/stagings", json={"agreement": agreement["id"]},
+                       headers=actors.headers(who))
+
+
+def test_agreement_to_published_parquet_read_by_pyarrow_duckdb_and_the_client(
+        client, actors, source, worker, app):
+    agreement = agreement_for(client, actors, source.as_uri())
+    first = stage(client, actors, agreement)
+    assert first.status_code == 202
+    SCHEMAS.validate("staging-job", first.get_json())
+    again = stage(client, actors, agreement)
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+
+    assert worker.tick() == 1
+    job = client.get(first.headers["Location"], headers=actors.headers("member")).get_json()
+    SCHEMAS.validate("staging-job", job)
+    assert job["state"] == "published", job["error"]
+    assert job["rows"] == ROWS and job["progress"]["rows"] == ROWS and job["progress"]["bytes"] > 0
+
+    location = job["location"]
+    dataset = training.open_dataset(location, verify=True)
+    table = dataset.to_table()
+    assert table.num_rows == ROWS
+    assert table.column("note")[0].as_py() == "line one\nline two, 0"
+    pseudonyms = table.column("patient_id").to_pylist()
+    assert "P00000" not in pseudonyms and len(set(pseudonyms)) == ROWS
+    path = location.removeprefix("file://")
+    assert pq.read_table(sorted(Path(path).glob("part-*.parquet"))[0]).num_rows > 0
+    count = duckdb.execute("SELECT count(*) FROM read_parquet(?)",
+                           [f"{path}/part-*.parquet"]).fetchall()[0][0]
+    assert count == ROWS
+    manifest = training.read_manifest(location)
+    assert manifest["agreement"] == agreement["id"]
+    assert manifest["provenance"][0]["sha256"]
+    assert (Path(path) / "croissant.json").exists()
+
+
+def test_revoked_agreement_removes_the_staged_data_with_an_audit_event(
+        client, actors, source, worker, uow):
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    location = client.get(f"/api/v1/stagings/{job['id']}",
+                          headers=actors.headers("member")).get_json()["location"]
+    client.post(f"/api/v1/agreements/{agreement['id']}/revoke", json={"comment": "permit void"},
+                headers=actors.headers("steward"))
+    worker.tick()
+    after = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert after["state"] == "removed" and after["removed"]
+    assert not Path(location.removeprefix("file://")).exists()
+    with uow:
+        actions = [e.action for e in uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_id == job["id"]))]
+    assert actions == ["staging.request", "staging.publish", "staging.remove"]
+    assert stage(client, actors, agreement).status_code == 422
+
+
+def test_expired_agreement_removes_the_staged_data(client, actors, source, worker, app, uow):
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    ext = app.extensions["connector"]
+    removed = service.remove_ended(uow, ext.staging, now=utcnow() + dt.timedelta(days=31))
+    assert [j.id for j in removed] == [job["id"]]
+    after = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert after["state"] == "removed"
+
+
+def test_missing_source_fails_at_once_without_retry(client, actors, app, worker):
+    missing = Path(app.config["SOURCE_ROOTS"][0]) / "nowhere.csv"
+    agreement = agreement_for(client, actors, missing.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert failed["state"] == "failed" and failed["attempts"] == 1
+    assert failed["error"]["transient"] is False
+    again = stage(client, actors, agreement)
+    assert again.status_code == 202 and again.get_json()["state"] == "queued"
+
+
+def test_source_outside_the_allowed_roots_is_refused(client, actors, worker, tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    write_csv(outside, 3)
+    agreement = agreement_for(client, actors, outside.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert failed["state"] == "failed"
+    assert "root" in failed["error"]["detail"]
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_transient_source_failure_is_retried_with_back_off_then_fails(client, actors, app, worker):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/data.csv"
+        agreement = agreement_for(client, actors, url)
+        job = stage(client, actors, agreement).get_json()
+        worker.tick()
+        first = client.get(f"/api/v1/stagings/{job['id']}",
+                           headers=actors.headers("member")).get_json()
+        assert first["state"] in ("queued", "failed")
+        assert first["error"]["transient"] is True
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
+        while first["state"] == "queued" and dt.datetime.now(dt.UTC) < deadline:
+            worker.tick()
+            first = client.get(f"/api/v1/stagings/{job['id']}",
+                               headers=actors.headers("member")).get_json()
+        assert first["state"] == "failed" and first["attempts"] == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_lapsed_lease_lets_another_worker_take_the_job(client, actors, source, app, uow):
+    ext = app.extensions["connector"]
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    now = utcnow()
+    assert service.claim_job(uow, "dead-worker", ext.staging, now=now) == job["id"]
+    assert service.claim_job(uow, "other", ext.staging, now=now) is None
+    later = now + dt.timedelta(seconds=ext.staging.lease_seconds + 1)
+    assert service.claim_job(uow, "other", ext.staging, now=later) == job["id"]
+    done = service.run_job(uow, job["id"], "other", ext.staging, clock=utcnow)
+    assert done.state == "published" and done.attempts == 2
+
+
+def test_quota_exceeded_fails_and_publishes_nothing(client, actors, source, app, worker, uow):
+    from connector.identity.models import Project
+
+    with uow:
+        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 1000
+        uow.commit()
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert failed["state"] == "failed" and failed["error"]["code"] == "quota-exceeded"
+    tier = Path(app.config["HOME"]) / "storage" / "cardio"
+    assert not any(tier.rglob("_manifest.json"))
+
+
+def test_cancelled_job_is_not_run(client, actors, source, worker, uow):
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    cancelled = client.post(f"/api/v1/stagings/{job['id']}/cancel", headers=actors.headers("member"))
+    assert cancelled.get_json()["state"] == "cancelled"
+    assert worker.tick() == 0
+    assert client.post(f"/api/v1/stagings/{job['id']}/cancel",
+                       headers=actors.headers("member")).status_code == 409
+
+
+def test_other_projects_do_not_see_the_job(client, actors, source):
+    agreement = agreement_for(client, actors, source.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    assert client.get(f"/api/v1/stagings/{job['id']}",
+                      headers=actors.headers("outsider")).status_code == 404
+    assert stage(client, actors, agreement, who="outsider").status_code == 404
+    assert client.get("/api/v1/stagings", headers=actors.headers("outsider")).get_json()["items"] == []
+
+
+def test_job_rows_are_unique_per_agreement_and_version(client, actors, source, uow):
+    agreement = agreement_for(client, actors, source.as_uri())
+    for _ in range(3):
+        stage(client, actors, agreement)
+    with uow:
+        assert len(uow.session.scalars(select(StagingJob)).all()) == 1
