@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connector import audit
 from connector.catalog.dcat import preferred_text
@@ -89,11 +90,16 @@ def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
         else:
             job.state, job.attempts, job.not_before, job.error = JobState.QUEUED, 0, now, None
             job.progress, job.lease_owner, job.lease_expires = {}, None, None
-        uow.session.flush()
         audit.record(uow.session, principal, "staging.request", "staging_job", job.id,
                      detail={"agreement": agreement.id, "dataset": agreement.dataset.id,
                              "version": agreement.dataset_version})
-        uow.commit()
+        try:
+            uow.commit()
+        except IntegrityError:  # a concurrent request created the job first: return that one
+            uow.rollback()
+            return uow.session.scalar(select(StagingJob).where(
+                StagingJob.agreement_pk == agreement.pk,
+                StagingJob.dataset_version == agreement.dataset_version)), False
         return job, True
 
 
@@ -204,7 +210,9 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
     compression = {"application/gzip": "gzip", "application/x-bzip2": "bz2",
                    "application/zstd": "zstd", "application/zip": "zip"}.get(media)
     return SourceSpec(distribution.get("downloadURL") or distribution["accessURL"], format=fmt,
-                      compression=compression, fields=fields, max_bytes=settings.max_source_bytes)
+                      compression=compression, fields=fields, max_bytes=settings.max_source_bytes,
+                      deadline=settings.source_deadline_seconds,
+                      read_timeout=settings.source_read_timeout)
 
 
 def open_stream(spec: Any, settings: StagingSettings):  # -> SourceStream

@@ -22,6 +22,8 @@ class StagingSettings:
     max_attempts: int = 5
     backoff_seconds: float = 10.0
     max_source_bytes: int | None = None
+    source_deadline_seconds: float = 6 * 3600.0
+    source_read_timeout: float = 60.0
     site_location: str = "ai-factory"
     site_region: str = "EU"
 
@@ -39,6 +41,8 @@ class StagingSettings:
             max_attempts=config["JOB_MAX_ATTEMPTS"],
             backoff_seconds=config["JOB_BACKOFF_SECONDS"],
             max_source_bytes=config["MAX_SOURCE_BYTES"],
+            source_deadline_seconds=config["SOURCE_DEADLINE_SECONDS"],
+            source_read_timeout=config["SOURCE_READ_TIMEOUT"],
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import re
 import threading
 from pathlib import Path
 
@@ -258,3 +259,95 @@ def test_job_rows_are_unique_per_agreement_and_version(client, actors, source, u
         stage(client, actors, agreement)
     with uow:
         assert len(uow.session.scalars(select(StagingJob)).all()) == 1
+
+
+def test_concurrent_requests_for_one_agreement_make_one_job(app, actors, source, uow):
+    client = app.test_client()
+    agreement = agreement_for(ProblemCheckingClient(client), actors, source.as_uri())
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, str]] = []
+
+    def request() -> None:
+        local = app.test_client()
+        barrier.wait()
+        response = local.post("/api/v1/stagings", json={"agreement": agreement["id"]},
+                              headers=actors.headers("member"))
+        answers.append((response.status_code, response.get_json()["id"]))
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200, 200, 200, 202]
+    assert len({job_id for _, job_id in answers}) == 1
+    with uow:
+        assert len(uow.session.scalars(select(StagingJob)).all()) == 1
+
+
+class _FailsOnce(http.server.BaseHTTPRequestHandler):
+    calls = 0
+    body = b""
+
+    def do_GET(self):  # noqa: N802
+        type(self).calls += 1
+        if type(self).calls == 1:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_http_500_then_200_is_retried_and_published(client, actors, worker, tmp_path):
+    write_csv(tmp_path / "d.csv", 50)
+    _FailsOnce.calls, _FailsOnce.body = 0, (tmp_path / "d.csv").read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailsOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        agreement = agreement_for(client, actors, f"http://127.0.0.1:{server.server_port}/d.csv")
+        job = stage(client, actors, agreement).get_json()
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
+        state = "queued"
+        while state != "published" and dt.datetime.now(dt.UTC) < deadline:
+            worker.tick()
+            shown = client.get(f"/api/v1/stagings/{job['id']}",
+                               headers=actors.headers("member")).get_json()
+            state = shown["state"]
+        assert state == "published" and shown["attempts"] == 2 and shown["rows"] == 50
+        assert _FailsOnce.calls == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404(client, actors):
+    assert client.post("/api/v1/stagings", json={}, headers=actors.headers("member")).status_code == 422
+    assert client.post("/api/v1/stagings", json={"agreement": "nope"},
+                       headers=actors.headers("member")).status_code == 404
+
+
+def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, app, worker, uow):
+    from connector.identity.models import Project
+
+    big = Path(app.config["SOURCE_ROOTS"][0]) / "big.csv"
+    write_csv(big, 400_000)
+    with uow:
+        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 200_000
+        uow.commit()
+    agreement = agreement_for(client, actors, big.as_uri())
+    job = stage(client, actors, agreement).get_json()
+    worker.tick()
+    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    assert failed["state"] == "failed" and failed["error"]["code"] == "quota-exceeded"
+    written = int(re.search(r"(\d+) bytes written", failed["error"]["detail"]).group(1))
+    assert written > 0  # it stopped mid-way, after writing
+    project_dir = Path(app.config["HOME"]) / "storage" / "cardio"
+    assert [p for p in project_dir.rglob("*") if p.is_file()] == []
