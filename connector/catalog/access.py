@@ -13,6 +13,8 @@ steward role for the owning organisation (or admin).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, or_, true
 
 from connector.catalog.models import AccessRights, Dataset
@@ -46,3 +48,17 @@ def can_see(principal: Principal, dataset: Dataset) -> bool:
         dataset.access_rights == AccessRights.RESTRICTED
         and dataset.organisation_id in principal.affiliated_org_ids
     )
+
+
+def project_or_steward_clause(principal: Principal, project_column: Any) -> ColumnElement[bool]:
+    """For objects of a project about a dataset (requests, agreements, jobs; the query joins
+    :class:`Dataset`): true when the caller is in the project or stewards the dataset's owner."""
+    if principal.is_admin:
+        return true()
+    return or_(project_column.in_(sorted(principal.project_ids)),
+               Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids)))
+
+
+def may_see_project_object(principal: Principal, project_id: int, dataset: Dataset) -> bool:
+    """The same rule as :func:`project_or_steward_clause`, for one loaded object."""
+    return principal.stewards(dataset.organisation_id) or project_id in principal.project_ids

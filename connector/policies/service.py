@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector import audit
-from connector.catalog.access import can_see
+from connector.catalog.access import can_see, may_see_project_object, project_or_steward_clause
 from connector.catalog.models import Dataset
 from connector.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from connector.identity.models import Project
@@ -284,13 +284,10 @@ def _context_record(context: RequestContext) -> dict[str, Any]:
 def _request(uow: UnitOfWork, principal: Principal, request_id: str) -> tuple[AccessRequest, Dataset]:
     request = uow.session.scalar(select(AccessRequest).where(AccessRequest.id == request_id))
     dataset = request and uow.session.get(Dataset, request.dataset_pk)
-    if request is None or dataset is None or not _may_see_request(principal, request, dataset):
+    if request is None or dataset is None or not may_see_project_object(
+            principal, request.project_id, dataset):
         raise NotFound(f"no access request {request_id!r}")
     return request, dataset
-
-
-def _may_see_request(principal: Principal, request: AccessRequest, dataset: Dataset) -> bool:
-    return principal.stewards(dataset.organisation_id) or request.project_id in principal.project_ids
 
 
 def approve_request(uow: UnitOfWork, principal: Principal, request_id: str, comment: str | None,
@@ -373,9 +370,7 @@ def list_requests(uow: UnitOfWork, principal: Principal, state: str | None = Non
     """Requests of the caller's projects, and those on datasets the caller stewards."""
     with uow:
         query = select(AccessRequest).join(Dataset, Dataset.pk == AccessRequest.dataset_pk)
-        if not principal.is_admin:
-            query = query.where(AccessRequest.project_id.in_(sorted(principal.project_ids))
-                                | Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids)))
+        query = query.where(project_or_steward_clause(principal, AccessRequest.project_id))
         if state:
             query = query.where(AccessRequest.state == state)
         return list(uow.session.scalars(query.order_by(AccessRequest.pk.desc())))
@@ -401,8 +396,8 @@ def expire_due(uow: UnitOfWork, now: dt.datetime) -> list[Agreement]:
 def _agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> tuple[Agreement, Dataset]:
     agreement = uow.session.scalar(select(Agreement).where(Agreement.id == agreement_id))
     dataset = agreement and uow.session.get(Dataset, agreement.dataset_pk)
-    if agreement is None or dataset is None or not (
-            principal.stewards(dataset.organisation_id) or agreement.project_id in principal.project_ids):
+    if agreement is None or dataset is None or not may_see_project_object(
+            principal, agreement.project_id, dataset):
         raise NotFound(f"no agreement {agreement_id!r}")
     return agreement, dataset
 
@@ -420,9 +415,7 @@ def list_agreements(uow: UnitOfWork, principal: Principal, *, now: dt.datetime,
     expire_due(uow, now)
     with uow:
         query = select(Agreement).join(Dataset, Dataset.pk == Agreement.dataset_pk)
-        if not principal.is_admin:
-            query = query.where(Agreement.project_id.in_(sorted(principal.project_ids))
-                                | Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids)))
+        query = query.where(project_or_steward_clause(principal, Agreement.project_id))
         if state:
             query = query.where(Agreement.state == state)
         if dataset_id:

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector import audit
+from connector.catalog.access import may_see_project_object, project_or_steward_clause
 from connector.catalog.dcat import preferred_text
 from connector.catalog.models import Dataset
 from connector.errors import Conflict, ConnectorError, NotFound
@@ -47,8 +48,8 @@ class JobCancelled(Exception):
 
 def _visible_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> Agreement:
     agreement = uow.session.scalar(select(Agreement).where(Agreement.id == agreement_id))
-    if agreement is None or not (principal.stewards(agreement.dataset.organisation_id)
-                                 or agreement.project_id in principal.project_ids):
+    if agreement is None or not may_see_project_object(principal, agreement.project_id,
+                                                       agreement.dataset):
         raise NotFound(f"no agreement {agreement_id!r}")
     return agreement
 
@@ -105,8 +106,7 @@ def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
 
 def _visible_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
     job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
-    if job is None or not (principal.stewards(job.dataset.organisation_id)
-                           or job.project_id in principal.project_ids):
+    if job is None or not may_see_project_object(principal, job.project_id, job.dataset):
         raise NotFound(f"no staging job {job_id!r}")
     return job
 
@@ -119,9 +119,7 @@ def get_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
 def list_jobs(uow: UnitOfWork, principal: Principal, state: str | None = None) -> list[StagingJob]:
     with uow:
         query = select(StagingJob).join(Dataset, Dataset.pk == StagingJob.dataset_pk)
-        if not principal.is_admin:
-            query = query.where(or_(StagingJob.project_id.in_(sorted(principal.project_ids)),
-                                    Dataset.organisation_id.in_(sorted(principal.stewarded_org_ids))))
+        query = query.where(project_or_steward_clause(principal, StagingJob.project_id))
         if state:
             query = query.where(StagingJob.state == state)
         return list(uow.session.scalars(query.order_by(StagingJob.pk.desc())))
