@@ -139,6 +139,16 @@ def db_current() -> None:
     click.echo(f"current {db.current_revision(engine)}, head {db.head_revision(engine)}")
 
 
+@db_group.command("reindex")
+@pass_context
+@handle_errors
+def db_reindex(ctx: Context) -> None:
+    """Rebuild the search index of every dataset from its current version."""
+    from connector.catalog import service
+
+    click.echo(f"{service.reindex(ctx.uow())} dataset(s) reindexed")
+
+
 # --- identities -------------------------------------------------------------------------
 
 @main.group()

@@ -34,6 +34,9 @@ _SEARCH = [
     {"name": "sort", "in": "query",
      "schema": {"enum": ["-updated", "updated", "title", "-title"], "default": "-updated"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {"name": "facets", "in": "query", "schema": {"type": "string"},
+     "description": "Comma-separated facets to count (default: theme, publisher, format, "
+                    "access_rights, sector, organisation; keyword on request)."},
     {"name": "cursor", "in": "query", "schema": {"type": "string"},
      "description": "The `next` value of the previous page."},
 ]

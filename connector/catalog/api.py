@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request, url_for
 
 from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
-from connector.catalog.search import SORTS, SearchQuery
+from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery
 from connector.errors import ValidationFailed
 from connector.http import json_body, json_response, principal, uow, validate
 
@@ -69,7 +69,19 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
-SEARCH_PARAMS = {"q", "limit", "cursor", "sort", *FACETS}
+SEARCH_PARAMS = {"q", "limit", "cursor", "sort", "facets", *FACETS}
+
+
+def _facet_fields() -> tuple[str, ...]:
+    raw = request.args.get("facets")
+    if raw is None:
+        return DEFAULT_FACETS
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    unknown = [name for name in names if name not in FACETS]
+    if unknown:
+        raise ValidationFailed([{"path": "$.facets", "message": f"unknown facet(s) {', '.join(unknown)};"
+                                 f" known: {', '.join(FACETS)}"}])
+    return names
 
 
 @bp.get("")
@@ -89,6 +101,7 @@ def search_datasets():
         sort=sort,
         limit=_int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
         cursor=request.args.get("cursor") or None,
+        facet_fields=_facet_fields(),
     )
     result, views = service.search_datasets(uow(), caller, query)
     headers = {}

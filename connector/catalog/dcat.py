@@ -120,6 +120,13 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(stripped) if len(t) <= MAX_TOKEN_LENGTH]
 
 
+def facet_token(facet: str, value: str) -> str:
+    """The search token standing for one facet value, indexed with the words so that facet
+    filters run inside the full-text index (letters and digits only, like every token)."""
+    digest = hashlib.sha1(f"{facet}\x00{value[:255]}".encode(), usedforsecurity=False)
+    return "zf" + digest.hexdigest()[:24]
+
+
 def search_text(document: dict[str, Any]) -> str:
     """The words a dataset is found by: titles, descriptions, keywords, publisher, identifier."""
     parts: list[str] = [document.get("identifier", "")]

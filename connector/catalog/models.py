@@ -40,9 +40,11 @@ class Dataset(Base):
     id: Mapped[str] = mapped_column(String(36), unique=True)
     identifier: Mapped[str] = mapped_column(String(512), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default=DatasetState.ACTIVE, index=True)
+    # state and access_rights are checked per row after the full-text match; an index on
+    # columns with three values only tempts the planners into worse plans.
+    state: Mapped[str] = mapped_column(String(16), default=DatasetState.ACTIVE)
     version: Mapped[int] = mapped_column(Integer)
-    access_rights: Mapped[str] = mapped_column(String(16), index=True)
+    access_rights: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from connector.catalog.dcat import facet_token
 from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
 from connector.catalog.search import index_for
 
@@ -57,13 +58,16 @@ class DatasetRepository:
         return {v.dataset_pk: v for v in rows}
 
     def replace_index(self, dataset: Dataset, facets: Iterable[tuple[str, str]], text: str) -> None:
-        """Make the facet rows and the full-text entry those of the dataset's current version."""
+        """Make the facet rows and the full-text entry those of the dataset's current version;
+        the entry holds the words and one token per facet value (see ``dcat.facet_token``)."""
         self.session.flush()
         self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))
-        rows = [{"dataset_pk": dataset.pk, "facet": f, "value": v} for f, v in facets]
+        pairs = list(facets)
+        rows = [{"dataset_pk": dataset.pk, "facet": f, "value": v} for f, v in pairs]
         if rows:
             self.session.execute(insert(DatasetFacet), rows)
-        index_for(self.session).replace(dataset.pk, text)
+        body = " ".join([text, *(facet_token(f, v) for f, v in pairs)])
+        index_for(self.session).replace(dataset.pk, body)
 
     def remove_from_index(self, dataset: Dataset) -> None:
         self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))

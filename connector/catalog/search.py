@@ -3,8 +3,9 @@
 The text of a dataset is tokenised in Python (:func:`connector.catalog.dcat.tokens`) and
 stored already normalised: in an FTS5 table on SQLite, in a ``tsvector`` with a GIN index on
 PostgreSQL (``simple`` configuration, no stemming). Queries are tokenised the same way and
-every token must match, so both backends return the same datasets. User text never reaches
-either query language: tokens are letters and digits only, and are passed as parameters.
+every token must match, so both backends return the same datasets. Facet filters run in the
+same index: each facet value is indexed as a token of its own (``dcat.facet_token``). User
+text never reaches either query language as syntax: tokens are letters and digits only.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, text
+from sqlalchemy import Integer, Select, String, and_, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from connector.catalog.access import visible_clause
-from connector.catalog.dcat import tokens
+from connector.catalog.dcat import FACETS, facet_token, tokens
 from connector.catalog.models import Dataset, DatasetFacet, DatasetState
 from connector.errors import BadRequest
 from connector.identity.principal import Principal
@@ -46,10 +47,12 @@ class SqliteFtsIndex:
         self.session.execute(text("DELETE FROM dataset_search WHERE rowid = :pk"), {"pk": pk})
 
     @staticmethod
-    def matching(words: Sequence[str]) -> Any:
-        phrase = " ".join(f'"{w}"' for w in words)  # words are [^\W_]+: no quotes inside
+    def matching(groups: Sequence[Sequence[str]]) -> Any:
+        """Rows holding, for every group, at least one of its tokens."""
+        # Tokens are letters and digits only (dcat.tokens, dcat.facet_token): no quotes inside.
+        query = " AND ".join("(" + " OR ".join(f'"{t}"' for t in group) + ")" for group in groups)
         return text("SELECT rowid FROM dataset_search WHERE dataset_search MATCH :q").bindparams(
-            q=phrase
+            q=query
         )
 
 
@@ -73,10 +76,13 @@ class PostgresIndex:
         self.session.execute(text("DELETE FROM dataset_search WHERE dataset_pk = :pk"), {"pk": pk})
 
     @staticmethod
-    def matching(words: Sequence[str]) -> Any:
+    def matching(groups: Sequence[Sequence[str]]) -> Any:
+        """Rows holding, for every group, at least one of its tokens."""
+        # Tokens are letters and digits only, so none is tsquery syntax.
+        query = " & ".join("(" + " | ".join(group) + ")" for group in groups)
         return text(
-            "SELECT dataset_pk FROM dataset_search WHERE body @@ plainto_tsquery('simple', :q)"
-        ).bindparams(q=" ".join(words))
+            "SELECT dataset_pk FROM dataset_search WHERE body @@ to_tsquery('simple', :q)"
+        ).bindparams(q=query)
 
 
 def index_for(session: Session) -> SqliteFtsIndex | PostgresIndex:
@@ -86,6 +92,10 @@ def index_for(session: Session) -> SqliteFtsIndex | PostgresIndex:
     if name == "postgresql":
         return PostgresIndex(session)
     raise RuntimeError(f"full-text search is not implemented for {name}")
+
+
+#: Facets counted unless the caller names others (keyword counts are the costliest).
+DEFAULT_FACETS = ("theme", "publisher", "format", "access_rights", "sector", "organisation")
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class SearchQuery:
     limit: int = 20
     cursor: str | None = None
     facet_limit: int = 20
+    facet_fields: Sequence[str] = DEFAULT_FACETS
 
 
 @dataclass
@@ -129,44 +140,42 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
 
 
 def _filtered(session: Session, principal: Principal, query: SearchQuery) -> Select[Any]:
+    """The pks of the matches. Words and facet filters both run in the full-text index:
+    every word must match, and for each facet one of its values (as its facet token)."""
     stmt = select(Dataset.pk).where(Dataset.state == DatasetState.ACTIVE, visible_clause(principal))
-    words = tokens(query.text)
-    if words:
-        stmt = stmt.where(Dataset.pk.in_(index_for(session).matching(words)))
-    for facet, values in sorted(query.filters.items()):
-        if values:
-            stmt = stmt.where(
-                exists().where(
-                    DatasetFacet.dataset_pk == Dataset.pk,
-                    DatasetFacet.facet == facet,
-                    DatasetFacet.value.in_(list(values)),
-                )
-            )
+    groups = [[word] for word in dict.fromkeys(tokens(query.text))]
+    groups += [sorted({facet_token(facet, value) for value in values})
+               for facet, values in sorted(query.filters.items()) if values]
+    if groups:
+        stmt = stmt.where(Dataset.pk.in_(index_for(session).matching(groups)))
     return stmt
 
 
 def search(session: Session, principal: Principal, query: SearchQuery) -> SearchResult:
-    """One page of the datasets ``principal`` may see that match ``query``, with facet counts."""
+    """One page of the datasets ``principal`` may see that match ``query``, with facet counts.
+
+    One statement: the matches are a CTE (evaluated once, since it is used twice), the facet
+    counts come from it, and so do the pks of the page with their positions in the database's
+    own order; the page's rows are then read by pk.
+    """
     if query.sort not in SORTS:
         raise BadRequest(f"unknown sort {query.sort!r}; use one of {', '.join(SORTS)}")
-    matched = _filtered(session, principal, query).subquery()
-    count = session.scalar(select(func.count()).select_from(matched)) or 0
+    matched = _filtered(session, principal, query).cte("matched")
 
-    facet_rows = session.execute(
-        select(DatasetFacet.facet, DatasetFacet.value, func.count().label("n"))
-        .where(DatasetFacet.dataset_pk.in_(select(matched.c.pk)))
+    # NOT IN keeps the planners on the per-dataset index (an IN on facet would make them scan
+    # the (facet, value) index over the whole catalog). Every dataset has exactly one
+    # access_rights row, so those counts add up to the total.
+    skipped = sorted(set(FACETS) - set(query.facet_fields) - {"access_rights"})
+    facet_counts = (
+        select(literal("f").label("kind"), DatasetFacet.facet.label("facet"),
+               DatasetFacet.value.label("value"), func.count().label("n"),
+               literal(None, Integer).label("pk"))
+        .where(DatasetFacet.dataset_pk.in_(select(matched.c.pk)), DatasetFacet.facet.not_in(skipped))
         .group_by(DatasetFacet.facet, DatasetFacet.value)
     )
-    facets: dict[str, list[tuple[str, int]]] = {}
-    for facet, value, n in facet_rows:
-        facets.setdefault(facet, []).append((value, n))
-    for values in facets.values():
-        values.sort(key=lambda item: (-item[1], item[0]))
-        del values[query.facet_limit:]
-
     column_name, descending = SORTS[query.sort]
     column = getattr(Dataset, column_name)
-    page = select(Dataset).where(Dataset.pk.in_(select(matched.c.pk)))
+    page = select(Dataset.pk).where(Dataset.pk.in_(select(matched.c.pk)))
     if query.cursor:
         value, last_id = _decode_cursor(query.cursor, query.sort)
         if descending:
@@ -174,7 +183,27 @@ def search(session: Session, principal: Principal, query: SearchQuery) -> Search
         else:
             page = page.where(or_(column > value, and_(column == value, Dataset.id > last_id)))
     order = (column.desc(), Dataset.id.desc()) if descending else (column.asc(), Dataset.id.asc())
-    rows = list(session.scalars(page.order_by(*order).limit(query.limit + 1)))
+    page_pks = page.add_columns(func.row_number().over(order_by=order).label("position")) \
+        .order_by(*order).limit(query.limit + 1).subquery()
+    page_rows = select(literal("p"), literal(None, String), literal(None, String),
+                       page_pks.c.position, page_pks.c.pk)
+
+    facets: dict[str, list[tuple[str, int]]] = {}
+    positions: dict[int, int] = {}
+    for kind, facet, value, n, pk in session.execute(union_all(facet_counts, page_rows)):
+        if kind == "f":
+            facets.setdefault(facet, []).append((value, n))
+        else:
+            positions[pk] = n
+    count = sum(n for _, n in facets.get("access_rights", []))
+    if "access_rights" not in query.facet_fields:
+        facets.pop("access_rights", None)
+    for values in facets.values():
+        values.sort(key=lambda item: (-item[1], item[0]))
+        del values[query.facet_limit:]
+
+    rows = sorted(session.scalars(select(Dataset).where(Dataset.pk.in_(list(positions)))),
+                  key=lambda d: positions[d.pk]) if positions else []
     next_cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]

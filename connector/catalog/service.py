@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector import audit
 from connector.catalog import dcat
@@ -208,3 +209,33 @@ def search_datasets(
         result = search(uow.session, principal, query)
         versions = uow.datasets.current_versions(result.datasets)
         return result, [_view(d, versions[d.pk]) for d in result.datasets]
+
+
+def reindex(uow: UnitOfWork) -> int:
+    """Rebuild the facet rows and the full-text entries of every active dataset from its
+    current version (after an upgrade that changes what is indexed). Returns the count."""
+    with uow:
+        done = reindex_session(uow.session)
+        uow.commit()
+        return done
+
+
+def reindex_session(session: Session, batch: int = 1000) -> int:
+    """:func:`reindex` inside a caller's transaction (migrations use it too)."""
+    from connector.catalog.repository import DatasetRepository
+
+    repository = DatasetRepository(session)
+    done, last = 0, 0
+    while True:
+        rows = list(session.scalars(
+            select(Dataset).where(Dataset.pk > last, Dataset.state == DatasetState.ACTIVE)
+            .order_by(Dataset.pk).limit(batch)))
+        if not rows:
+            return done
+        versions = repository.current_versions(rows)
+        for dataset in rows:
+            document = versions[dataset.pk].document
+            repository.replace_index(dataset, dcat.facet_values(document, dataset.organisation.slug),
+                                     dcat.search_text(document))
+        session.flush()
+        done, last = done + len(rows), rows[-1].pk

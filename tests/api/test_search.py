@@ -43,7 +43,8 @@ def facet(body, name):
 
 
 def test_dataset_registered_over_http_is_found_with_correct_facet_counts(client, actors, catalog):
-    body = search(client, actors, "q=heart")
+    assert "keyword" not in search(client, actors, "q=heart")["facets"]  # counted on request
+    body = search(client, actors, "q=heart&facets=theme,format,access_rights,keyword,publisher,sector")
     assert body["count"] == 2
     assert {d["title"]["en"] for d in body["items"]} == {"Heart failure registry",
                                                          "Heart rate of athletes"}
@@ -131,6 +132,7 @@ def test_title_sort_and_link_header(client, actors):
     ("limit=ten", 422),
     ("sort=size", 422),
     ("colour=red", 422),
+    ("facets=colour", 422),
 ])
 def test_bad_search_parameters_are_clear_errors(client, actors, catalog, query, status):
     response = client.get(f"/api/v1/datasets?{query}", headers=actors.headers("member"))
@@ -154,3 +156,8 @@ def test_revised_dataset_is_found_by_its_new_words_only(client, actors):
     assert search(client, actors, "q=old")["count"] == 0
     body = search(client, actors, "q=fresh")
     assert body["count"] == 1 and facet(body, "theme") == {"ENVI": 1}
+
+
+def test_count_is_right_when_access_rights_is_not_a_requested_facet(client, actors, catalog):
+    body = search(client, actors, "q=heart&facets=theme")
+    assert body["count"] == 2 and set(body["facets"]) == {"theme"}
