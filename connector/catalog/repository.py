@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from connector.catalog.dcat import facet_token
@@ -47,13 +47,15 @@ class DatasetRepository:
 
     def current_versions(self, datasets: Iterable[Dataset]) -> dict[int, DatasetVersion]:
         """The current version row of each dataset, keyed by dataset pk, in one query."""
-        wanted = [(d.pk, d.version) for d in datasets]
-        if not wanted:
+        pks = [d.pk for d in datasets]
+        if not pks:
             return {}
+        # A join on (pk, version) uses the unique index; a row-value IN does not on SQLite.
         rows = self.session.scalars(
-            select(DatasetVersion).where(
-                tuple_(DatasetVersion.dataset_pk, DatasetVersion.version).in_(wanted)
-            )
+            select(DatasetVersion)
+            .join(Dataset, (Dataset.pk == DatasetVersion.dataset_pk)
+                  & (Dataset.version == DatasetVersion.version))
+            .where(Dataset.pk.in_(pks))
         )
         return {v.dataset_pk: v for v in rows}
 
