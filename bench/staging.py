@@ -16,7 +16,9 @@ ints, floats, timestamps, strings, nulls), then stages each file
   ``ParquetWriter``, zstd), the tuned pyarrow pipeline (with and without inline sha256), DuckDB
   ``COPY ... TO parquet`` (defaults, and ``preserve_insertion_order=false``), polars
   ``sink_parquet`` and pandas (``read_csv(chunksize)`` into ``ParquetWriter`` zstd for CSV,
-  ``read_json(lines=True)`` for JSON Lines).
+  ``read_json(lines=True)`` for JSON Lines);
+* and, as a floor rather than an anchor, pyarrow's streaming reader alone (``open_csv`` /
+  ``open_json`` iterated, nothing written): no pipeline built on it can be faster.
 
 Every run is its own process under GNU time (peak RSS = its ``%M``); the time compared is the
 work inside the process (reading, writing, closing; imports excluded), as the anchors measure
@@ -74,10 +76,13 @@ WALL_TARGET = 1.10
 OURS = "connector"
 BARE = {"csv": "pa_csv_stream_zstd", "jsonl": "pa_json_stream_zstd"}
 TUNED = {"csv": "pa_csv_stream_zstd_tuned", "jsonl": "pa_json_stream_zstd_tuned"}
+FLOOR = "parse_only_floor"
 
-# (name, kind, runner, key, description). runner "ours:<fsync>" runs our pipeline in this file;
-# any other runner is a case of the anchors' cases.py. Cases that are not ``key`` run only
-# ``--large-reps`` times on CSV files above 1 GiB (they are slow and only anchor the picture).
+# (name, kind, runner, key, description). runner "ours:<fsync>" runs our pipeline in this file,
+# "floor:parse" only parses the input with pyarrow's streaming reader and writes nothing (the
+# floor of every pipeline built on it; not an anchor); any other runner is a case of the anchors'
+# cases.py. Cases that are not ``key`` run only ``--large-reps`` times on CSV files above 1 GiB
+# (they are slow and only anchor the picture).
 CASES: list[tuple[str, str, str, bool, str]] = [
     (
         OURS,
@@ -88,6 +93,13 @@ CASES: list[tuple[str, str, str, bool, str]] = [
         "(fsync, part sha256, manifest, croissant, rename)",
     ),
     ("connector_nofsync", "csv", "ours:nofsync", False, "ours, tier with fsync=False"),
+    (
+        FLOOR,
+        "csv",
+        "floor:parse",
+        False,
+        "floor, not an anchor: pyarrow open_csv(path) (1 MiB blocks) iterated, nothing written",
+    ),
     (
         "pa_csv_stream_zstd",
         "csv",
@@ -139,6 +151,13 @@ CASES: list[tuple[str, str, str, bool, str]] = [
     ),
     (OURS, "jsonl", "ours:fsync", True, "ours, as for CSV"),
     ("connector_nofsync", "jsonl", "ours:nofsync", True, "ours, tier with fsync=False"),
+    (
+        FLOOR,
+        "jsonl",
+        "floor:parse",
+        True,
+        "floor, not an anchor: pyarrow open_json(path) (1 MiB blocks) iterated, nothing written",
+    ),
     (
         "pa_json_stream_zstd",
         "jsonl",
@@ -243,6 +262,20 @@ def run_ours(inp: str, out: str, *, fsync: bool) -> dict[str, Any]:
         "phases": phases,
         "sha256": [f["sha256"][:16] for f in files],
     }
+
+
+def run_parse(inp: str) -> dict[str, Any]:
+    """Only parse ``inp`` with pyarrow's streaming reader (1 MiB blocks), as fast as it goes."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.json as pa_json
+
+    t0 = time.perf_counter()
+    if inp.endswith(".jsonl"):
+        reader = pa_json.open_json(inp, read_options=pa_json.ReadOptions(block_size=MIB))
+    else:
+        reader = pa_csv.open_csv(inp, read_options=pa_csv.ReadOptions(block_size=MIB))
+    rows = sum(batch.num_rows for batch in reader)
+    return {"work_s": round(time.perf_counter() - t0, 4), "rows": rows}
 
 
 def verify_ours(version_path: str, inp: str, rows: int | None) -> dict[str, Any]:
@@ -397,14 +430,14 @@ def machine_facts() -> dict[str, Any]:
 
 def git_state() -> dict[str, Any]:
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout
 
     changed = [
-        line[3:]
+        line[3:]  # "XY path": two status letters (either may be a space) and a space
         for line in git("status", "--porcelain").splitlines()
         if line[3:].startswith(("connector/", "bench/staging.py"))
     ]
-    return {"commit": git("rev-parse", "HEAD")[:12], "changed": changed}
+    return {"commit": git("rev-parse", "HEAD").strip()[:12], "changed": changed}
 
 
 # --------------------------------------------------------------------------- data
@@ -453,7 +486,7 @@ def ensure_data(args: argparse.Namespace, kind: str, mib: int) -> dict[str, Any]
 
 
 def argv_for(args: argparse.Namespace, runner: str, inp: str, out: str) -> list[str]:
-    if runner.startswith("ours:"):
+    if runner.startswith(("ours:", "floor:")):
         return [sys.executable, os.path.abspath(__file__), "--run-case", runner.split(":")[1], inp, out]
     return [sys.executable, os.path.join(args.anchors, "cases.py"), runner, inp, out]
 
@@ -498,7 +531,7 @@ def run_case(
     if r["rc"] != 0:
         rec["stderr"] = r["stderr"]
         log(f"{label} {name} rep {rep} FAILED rc={r['rc']}: {r['stderr'][-600:]}")
-    elif rep == 1:
+    elif rep == 1 and not runner.startswith("floor:"):
         if ours:
             v = subprocess.run(
                 [
@@ -558,6 +591,10 @@ def selected(args: argparse.Namespace, kind: str) -> list[tuple[str, str, bool]]
 # --------------------------------------------------------------------------- summary
 
 
+def is_anchor(name: str) -> bool:
+    return not name.startswith(OURS) and name != FLOOR
+
+
 def summarize(records: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, data in files.items():
@@ -596,7 +633,7 @@ def summarize(records: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -
                 rows[name]["phases"] = {
                     k: round(statistics.median(p[k] for p in phases), 3) for k in phases[0]
                 }
-        anchors = {n: r for n, r in rows.items() if not n.startswith(OURS) and not r.get("failed")}
+        anchors = {n: r for n, r in rows.items() if is_anchor(n) and not r.get("failed")}
         summary: dict[str, Any] = {"cases": rows, "input": data}
         if anchors and OURS in rows and not rows[OURS].get("failed"):
             best = min(anchors, key=lambda n: anchors[n]["work_s"])
@@ -610,10 +647,9 @@ def summarize(records: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -
             ):
                 if case in anchors:
                     ratios[key] = round(ours / anchors[case]["work_s"], 3)
-            if "connector_nofsync" in rows and not rows["connector_nofsync"].get("failed"):
-                ratios["nofsync_over_best"] = round(
-                    rows["connector_nofsync"]["work_s"] / anchors[best]["work_s"], 3
-                )
+            for key, case in (("nofsync_over_best", "connector_nofsync"), ("floor_over_best", FLOOR)):
+                if case in rows and not rows[case].get("failed"):
+                    ratios[key] = round(rows[case]["work_s"] / anchors[best]["work_s"], 3)
             summary["ratios"] = ratios
         out[label] = summary
     return out
@@ -671,10 +707,10 @@ def tables(summary: dict[str, Any]) -> str:
             "| CPU/wall | others CPUs (max) | out MiB | row groups | event_ts |"
         )
         lines.append("|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
-        ok = [r["work_s"] for n, r in s["cases"].items() if not r.get("failed") and not n.startswith(OURS)]
+        ok = [r["work_s"] for n, r in s["cases"].items() if not r.get("failed") and is_anchor(n)]
         best = min(ok) if ok else None
         for name, r in s["cases"].items():
-            shown = f"**{name}**" if name.startswith(OURS) else name
+            shown = f"**{name}**" if name.startswith(OURS) else name if is_anchor(name) else f"*{name}*"
             if r.get("failed"):
                 lines.append(f"| {shown} | {r['reps']} | failed | | | | | | | | | |")
                 continue
@@ -697,6 +733,8 @@ def tables(summary: dict[str, Any]) -> str:
                     parts.append(f"ours / {what} {q[key]:.2f}")
             if "nofsync_over_best" in q:
                 parts.append(f"connector_nofsync / best {q['nofsync_over_best']:.2f}")
+            if "floor_over_best" in q:
+                parts.append(f"parse only (no output) / best {q['floor_over_best']:.2f}")
             lines.append("\nRatios of medians: " + "; ".join(parts) + ".\n")
         ph = s["cases"].get(OURS, {}).get("phases")
         if ph:
@@ -799,6 +837,9 @@ def docs_section(result: dict[str, Any]) -> str:
         "10 columns: int64 id, millisecond timestamps, int64, short and free-text strings, a 50-value "
         "category, int32 and float64 with 2-40% nulls, quoted commas). Anchors: "
         "`../shared/bench-anchors/cases.py`, unchanged (research/performance.md). "
+        f"*{FLOOR}* (italics) is not an anchor: it only parses the input with pyarrow's streaming "
+        "reader (`open_csv`/`open_json` on the path, 1 MiB blocks) and writes nothing, the floor of "
+        "any pipeline built on that reader; pyarrow documents `open_csv` as always single-threaded. "
         f"Reps: {result['args']['reps']}; on CSV files above 1 GiB the non-key cases ran "
         f"{result['args']['large_reps']} time(s) (key cases: {', '.join(key_cases)}).",
         "",
@@ -905,7 +946,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.run_case:
         variant, inp, out = args.run_case
-        print(json.dumps(run_ours(inp, out, fsync=variant == "fsync")))
+        result = run_parse(inp) if variant == "parse" else run_ours(inp, out, fsync=variant == "fsync")
+        print(json.dumps(result))
         return 0
     if args.verify_case:
         version, inp, rows = args.verify_case
