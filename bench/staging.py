@@ -966,6 +966,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = dt.datetime.now(dt.UTC)
     t_start = time.monotonic()
+    git = git_state()  # the code measured: before the runs, in case a commit lands meanwhile
     os.makedirs(args.data, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     os.makedirs(args.results, exist_ok=True)
@@ -1001,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "elapsed_s": round(time.monotonic() - t_start, 1),
         "machine": machine_facts(),
-        "git": git_state(),
+        "git": git,
         "args": {k: v for k, v in vars(args).items() if k not in ("run_case", "verify_case")},
         "quiet": quiet,
         "inputs": files,
