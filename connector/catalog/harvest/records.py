@@ -1,0 +1,77 @@
+"""What a harvester hands to the harvest service, and how it reads its source.
+
+A harvester is a generator of :class:`RemoteRecord` for one source. It reads through a
+:data:`Fetch` callable that the service gives it (which applies the source-safety rules,
+timeouts and size limits), so harvesters never open connections themselves and can be
+tested on recorded pages. A page that cannot be read or parsed raises :class:`PageError`:
+the run stops there, keeps what it imported, and withdraws nothing (the listing was not
+complete). A record that cannot be mapped is yielded with ``error`` set: that record fails,
+the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One answer of the source: the final URL (after redirects), the body, its media type."""
+
+    url: str
+    body: bytes
+    media_type: str | None = None
+
+
+#: ``fetch(url, headers=None) -> Fetched``; raises :class:`PageError` with the reason
+#: (refused address, timeout, HTTP status, too large).
+Fetch = Callable[..., Fetched]
+
+
+class PageError(Exception):
+    """A page of the source could not be read or parsed; the run stops with this reason."""
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """One dataset as the source lists it.
+
+    ``remote_id`` is stable at the source (CKAN package id, DCAT dataset URI). ``document``
+    is a dataset document in the shape of ``schemas/dataset.schema.json`` (without
+    ``organisation``), or None when ``error`` says why the record could not be mapped, or
+    when ``seen_only``: the source lists the record as present and unchanged since the last
+    run (incremental harvests), so the service keeps it and withdraws nothing.
+    ``modified`` is the source's change stamp (CKAN ``metadata_modified``), if it has one.
+    """
+
+    remote_id: str
+    document: dict[str, Any] | None = None
+    error: str | None = None
+    modified: str | None = None
+    seen_only: bool = False
+
+
+@dataclass(frozen=True)
+class HarvestSourceSpec:
+    """A harvest source as a harvester needs it: plain values, no database rows.
+
+    ``since`` is the newest ``modified`` stamp of the last complete run (None: harvest all).
+    ``options`` are the kind's own settings (CKAN: ``rows``, ``fq``; DCAT: ``format``).
+    """
+
+    url: str
+    kind: str
+    since: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Harvester(Protocol):
+    """Reads one kind of source (``ckan``, ``dcat``)."""
+
+    kind: str
+
+    def harvest(self, source: HarvestSourceSpec, fetch: Fetch) -> Iterator[RemoteRecord]:
+        """Every record of ``source``; raises :class:`PageError` when a page fails."""
+        ...
