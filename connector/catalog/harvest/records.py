@@ -44,6 +44,8 @@ class RemoteRecord:
     when ``seen_only``: the source lists the record as present and unchanged since the last
     run (incremental harvests), so the service keeps it and withdraws nothing.
     ``modified`` is the source's change stamp (CKAN ``metadata_modified``), if it has one.
+    ``note`` is a remark on a mapped record the run reports with its outcome (a fallback the
+    mapper took, a value it dropped).
     """
 
     remote_id: str
@@ -51,6 +53,7 @@ class RemoteRecord:
     error: str | None = None
     modified: str | None = None
     seen_only: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,589 @@
+"""Use cases of harvesting: sources, runs, and running a run record by record.
+
+A run reads its source through a harvester (picked by kind from :data:`HARVESTERS`, imported
+on first use) and writes through the catalog's own use cases (``register_dataset``,
+``update_dataset``, ``withdraw_dataset``) under a principal that stewards the source's
+organisation, so versions, the search index and the audit log behave as for a steward's edit.
+
+Rules of a run:
+
+* every record gets one outcome (created, updated, unchanged, withdrawn, failed + reason);
+  one bad record never stops the run (each record runs in its own savepoint);
+* a :class:`~connector.catalog.harvest.records.PageError` stops the run: ``partial`` when
+  something was imported, else ``failed``; what was imported stays; nothing is withdrawn;
+* only a complete listing withdraws the datasets of this source that it no longer lists
+  (and not when the listing is empty while the source had datasets: that is a broken portal
+  far more often than a portal that deleted everything);
+* incremental: the harvester gets ``since``, the newest change stamp of the last complete run;
+* a run whose worker stopped (lease ran out) is marked failed with the reason.
+
+Records are committed in chunks (``HarvestSettings.chunk``), with a savepoint per record: a
+commit per record costs more than the record itself on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from connector.adapters.errors import SourceRefused, TerminalSourceError, TransientSourceError
+from connector.adapters.safety import Allowlist, check_url
+from connector.catalog import service as catalog
+from connector.catalog.harvest.fetch import FetchSettings, HttpFetch
+from connector.catalog.harvest.models import (
+    HarvestLink,
+    HarvestRecord,
+    HarvestRun,
+    HarvestSource,
+    Outcome,
+    RunState,
+)
+from connector.catalog.harvest.records import Fetch, Harvester, HarvestSourceSpec, PageError, RemoteRecord
+from connector.catalog.models import Dataset, DatasetState
+from connector.db import utcnow
+from connector.errors import Conflict, ConnectorError, Forbidden, NotFound, ValidationFailed
+from connector.identity.models import Organisation
+from connector.identity.principal import Principal
+from connector.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: Harvesters by source kind, as ``module:Class``; imported when a run first needs one.
+HARVESTERS: dict[str, str] = {
+    "ckan": "connector.catalog.harvest.ckan:CkanHarvester",
+    "dcat": "connector.catalog.harvest.dcat_rdf:DcatHarvester",
+}
+ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
+
+
+class HarvesterUnavailable(ConnectorError):
+    status, code, title = 500, "harvester-unavailable", "Harvester not available"
+
+
+def harvester_for(kind: str) -> Harvester:
+    """A new harvester of ``kind``; :class:`HarvesterUnavailable` says why there is none."""
+    target = HARVESTERS.get(kind)
+    if target is None:
+        raise HarvesterUnavailable(f"no harvester for kind {kind!r} (known: {', '.join(HARVESTERS)})")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HarvesterUnavailable(f"the {kind!r} harvester cannot be imported: {exc}") from exc
+    return getattr(module, class_name)()
+
+
+@dataclass(frozen=True)
+class HarvestSettings:
+    """What runs need from the configuration."""
+
+    allowlist: tuple[str, ...] = ()
+    lease_seconds: int = 300
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    schemas_dir: str | None = None
+    chunk: int = 200
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> HarvestSettings:
+        from connector.staging.settings import _list
+
+        return cls(allowlist=tuple(_list(config["SOURCE_ALLOWLIST"])),
+                   lease_seconds=config["HARVEST_LEASE_SECONDS"],
+                   fetch=FetchSettings(max_bytes=config["HARVEST_MAX_PAGE_BYTES"],
+                                       read_timeout=config["HARVEST_TIMEOUT_SECONDS"]),
+                   schemas_dir=config["SCHEMAS_DIR"])
+
+
+@functools.lru_cache(maxsize=4)
+def _schema_store(directory: str | None):  # -> SchemaStore
+    from connector.config import default_schemas_dir
+    from connector.schemas import SchemaStore
+
+    return SchemaStore(Path(directory) if directory else default_schemas_dir())
+
+
+def _principal(source: HarvestSource) -> Principal:
+    """The harvest acts as a steward of the source's organisation, named after the source."""
+    return Principal(name=f"harvest:{source.name}"[:64], role="steward",
+                     stewarded_org_ids=frozenset({source.organisation_id}))
+
+
+# --- sources --------------------------------------------------------------------------------
+
+def check_source_url(url: str, allowlist: Allowlist | tuple[str, ...]) -> None:
+    """Refuse a URL the source-safety rules refuse (SourceRefused, 403). A host that does not
+    resolve now is accepted: its runs will say so."""
+    try:
+        check_url(url, Allowlist.of(allowlist))
+    except SourceRefused:
+        raise
+    except (TerminalSourceError, TransientSourceError):
+        pass
+
+
+def add_source(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
+               allowlist: tuple[str, ...] = ()) -> HarvestSource:
+    """Register a harvest source (``body`` is valid against ``harvest-source``)."""
+    if body["kind"] not in HARVESTERS:
+        raise ValidationFailed([{"path": "$.kind",
+                                 "message": f"kind must be one of {', '.join(HARVESTERS)}"}])
+    check_source_url(body["url"], allowlist)
+    with uow:
+        org = _owning_organisation(uow, principal, body.get("organisation"))
+        if uow.session.scalar(select(HarvestSource.pk).where(HarvestSource.name == body["name"])):
+            raise Conflict(f"a harvest source named {body['name']!r} exists already")
+        source = HarvestSource(id=str(uuid.uuid4()), name=body["name"], kind=body["kind"], url=body["url"],
+                               organisation_id=org.id, organisation=org, options=body.get("options") or {},
+                               schedule_seconds=body.get("scheduleSeconds"), created_by=principal.name,
+                               created_at=utcnow())
+        uow.session.add(source)
+        uow.session.flush()
+        from connector import audit
+
+        audit.record(uow.session, principal, "harvest_source.create", "harvest_source", source.id,
+                     detail={"name": source.name, "kind": source.kind, "url": source.url})
+        uow.commit()
+        return source
+
+
+def _owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None) -> Organisation:
+    if slug is None:
+        if len(principal.stewarded_org_ids) != 1:
+            raise Forbidden("name the owning organisation in 'organisation'")
+        org = uow.session.get(Organisation, next(iter(principal.stewarded_org_ids)))
+    else:
+        org = uow.session.scalar(select(Organisation).where(Organisation.slug == slug))
+        if org is None:
+            raise NotFound(f"no organisation {slug!r}")
+    if org is None or not principal.stewards(org.id):
+        raise Forbidden("only a steward of the owning organisation may add its harvest sources")
+    return org
+
+
+def _visible_source(uow: UnitOfWork, principal: Principal, source_id: str) -> HarvestSource:
+    source = uow.session.scalar(select(HarvestSource).where(
+        or_(HarvestSource.id == source_id, HarvestSource.name == source_id)))
+    if source is None or not principal.stewards(source.organisation_id):
+        raise NotFound(f"no harvest source {source_id!r}")
+    return source
+
+
+def list_sources(uow: UnitOfWork, principal: Principal) -> list[HarvestSource]:
+    """The sources of the organisations ``principal`` stewards (every one for admins)."""
+    with uow:
+        query = select(HarvestSource).order_by(HarvestSource.name)
+        if not principal.is_admin:
+            query = query.where(HarvestSource.organisation_id.in_(sorted(principal.stewarded_org_ids)))
+        return list(uow.session.scalars(query))
+
+
+def get_source(uow: UnitOfWork, principal: Principal, source_id: str) -> HarvestSource:
+    """One source, by id or name; 404 for callers who do not steward its organisation."""
+    with uow:
+        return _visible_source(uow, principal, source_id)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+def enqueue_run(uow: UnitOfWork, principal: Principal, source_id: str, *, full: bool = False,
+                now: dt.datetime | None = None) -> tuple[HarvestRun, bool]:
+    """Queue a run of the source; a queued or running one is returned instead (created=False).
+    ``full`` harvests every record, not only those changed since the last complete run."""
+    with uow:
+        source = _visible_source(uow, principal, source_id)
+        run, created = _enqueue(uow, source, principal.name, full=full, now=now or utcnow())
+        uow.commit()
+        return run, created
+
+
+def _enqueue(uow: UnitOfWork, source: HarvestSource, who: str, *, full: bool,
+             now: dt.datetime) -> tuple[HarvestRun, bool]:
+    active = uow.session.scalar(select(HarvestRun).where(
+        HarvestRun.source_pk == source.pk, HarvestRun.state.in_(ACTIVE_STATES)).order_by(HarvestRun.pk))
+    if active is not None:
+        return active, False
+    run = HarvestRun(id=str(uuid.uuid4()), source_pk=source.pk, source=source, state=RunState.QUEUED,
+                     full=full, requested_by=who[:64], counts={}, complete=False, created_at=now)
+    uow.session.add(run)
+    uow.session.flush()
+    return run, True
+
+
+def enqueue_due(uow: UnitOfWork, *, now: dt.datetime) -> list[str]:
+    """Queue a run of every scheduled source whose interval has passed since its last run."""
+    queued = []
+    with uow:
+        for source in uow.session.scalars(select(HarvestSource).where(
+                HarvestSource.schedule_seconds.is_not(None)).order_by(HarvestSource.pk)):
+            last = uow.session.scalar(select(HarvestRun.created_at).where(
+                HarvestRun.source_pk == source.pk).order_by(HarvestRun.pk.desc()).limit(1))
+            if last is None or last + dt.timedelta(seconds=source.schedule_seconds) <= now:
+                run, created = _enqueue(uow, source, "scheduler", full=False, now=now)
+                if created:
+                    queued.append(run.id)
+        uow.commit()
+    return queued
+
+
+def list_runs(uow: UnitOfWork, principal: Principal, source_id: str) -> list[HarvestRun]:
+    """The runs of a source, newest first."""
+    with uow:
+        source = _visible_source(uow, principal, source_id)
+        return list(uow.session.scalars(select(HarvestRun).where(HarvestRun.source_pk == source.pk)
+                                        .order_by(HarvestRun.pk.desc())))
+
+
+def get_run(uow: UnitOfWork, principal: Principal, source_id: str, run_id: str) -> HarvestRun:
+    with uow:
+        source = _visible_source(uow, principal, source_id)
+        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id,
+                                                          HarvestRun.source_pk == source.pk))
+        if run is None:
+            raise NotFound(f"no run {run_id!r} of harvest source {source_id!r}")
+        return run
+
+
+def list_records(uow: UnitOfWork, principal: Principal, source_id: str, run_id: str, *,
+                 outcome: str | None = None, limit: int = 100, cursor: str | None = None
+                 ) -> tuple[list[HarvestRecord], str | None]:
+    """A page of a run's per-record results (in the order the run met them) and the next cursor."""
+    if cursor is not None and not cursor.isdigit():
+        raise ValidationFailed([{"path": "$.cursor", "message": "not a cursor this list returned"}])
+    with uow:
+        run = get_run(uow, principal, source_id, run_id)
+        query = select(HarvestRecord).where(HarvestRecord.run_pk == run.pk)
+        if outcome is not None:
+            query = query.where(HarvestRecord.outcome == outcome)
+        if cursor is not None:
+            query = query.where(HarvestRecord.pk > int(cursor))
+        rows = list(uow.session.scalars(query.order_by(HarvestRecord.pk).limit(limit + 1)))
+        following = str(rows[limit - 1].pk) if len(rows) > limit else None
+        return rows[:limit], following
+
+
+def fail_expired_runs(uow: UnitOfWork, *, now: dt.datetime) -> int:
+    """Mark failed every running run whose lease ran out (its worker stopped): no limbo runs."""
+    with uow:
+        stale = list(uow.session.scalars(select(HarvestRun).where(
+            HarvestRun.state == RunState.RUNNING, HarvestRun.lease_expires < now)))
+        for run in stale:
+            run.state, run.finished_at = RunState.FAILED, now
+            run.reason = (f"the worker {run.lease_owner} stopped: its lease ran out at "
+                          f"{run.lease_expires.isoformat().replace('+00:00', 'Z')}; "
+                          "what it imported is kept, nothing was withdrawn")
+            run.lease_owner = run.lease_expires = None
+        uow.commit()
+        return len(stale)
+
+
+def claim_run(uow: UnitOfWork, worker: str, *, now: dt.datetime, lease_seconds: int,
+              run_id: str | None = None) -> str | None:
+    """Take the oldest queued run (or ``run_id``) with a lease; None if there is none. The
+    conditional update makes the claim exclusive across workers."""
+    fail_expired_runs(uow, now=now)
+    with uow:
+        query = select(HarvestRun.pk, HarvestRun.id).where(HarvestRun.state == RunState.QUEUED)
+        if run_id is not None:
+            query = query.where(HarvestRun.id == run_id)
+        for pk, found in uow.session.execute(query.order_by(HarvestRun.pk).limit(5)).all():
+            claimed = uow.session.execute(
+                update(HarvestRun).where(HarvestRun.pk == pk, HarvestRun.state == RunState.QUEUED)
+                .values(state=RunState.RUNNING, lease_owner=worker, started_at=now,
+                        lease_expires=now + dt.timedelta(seconds=lease_seconds))
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount == 1:
+                uow.commit()
+                return found
+        return None
+
+
+class _BatchUnitOfWork(UnitOfWork):
+    """One session across many use-case calls: their ``commit()`` flushes into the current
+    savepoint, and the run commits a chunk at a time."""
+
+    def commit(self) -> None:
+        self.session.flush()
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+@dataclass
+class _Run:
+    """The state of one run while it runs (plain values; rows are re-read per chunk)."""
+
+    run_pk: int
+    run_id: str
+    source: HarvestSource
+    principal: Principal
+    worker: str
+    settings: HarvestSettings
+    clock: Callable[[], dt.datetime]
+    counts: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    newest: str | None = None
+    seen: int = 0
+
+
+def run_run(uow: UnitOfWork, run_id: str, worker: str, settings: HarvestSettings, *,
+            clock: Callable[[], dt.datetime] = utcnow, fetch: Fetch | None = None,
+            harvester: Harvester | None = None) -> HarvestRun:
+    """Run a claimed run to its end (succeeded, partial or failed) and return it."""
+    with uow:
+        row = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+        if row is None or row.state != RunState.RUNNING or row.lease_owner != worker:
+            raise NotFound(f"run {run_id!r} is not running under {worker}")
+        source = row.source
+        since = None if row.full else uow.session.scalar(
+            select(HarvestRun.newest_modified).where(HarvestRun.source_pk == source.pk,
+                                                     HarvestRun.complete.is_(True))
+            .order_by(HarvestRun.pk.desc()).limit(1))
+        row.since = since
+        uow.commit()
+        state = _Run(row.pk, row.id, source, _principal(source), worker, settings, clock)
+    spec = HarvestSourceSpec(url=source.url, kind=source.kind, since=since,
+                             options=dict(source.options or {}))
+    reason: str | None = None
+    complete = False
+    batch = _BatchUnitOfWork(uow._session_factory)
+    try:
+        harvester = harvester or harvester_for(source.kind)
+        fetch = fetch or HttpFetch(allowlist=settings.allowlist, settings=_fetch_settings(settings, spec))
+        records = harvester.harvest(spec, fetch)
+        try:
+            _import_all(batch, state, records)
+            complete = True
+        except PageError as exc:
+            reason = " ".join(str(exc).split()) or "a page of the source could not be read"
+        if complete:
+            reason = _withdraw_missing(batch, state)
+    except _LeaseLost:
+        log.info("harvest run %s: lease lost; another worker or the reaper decides", run_id)
+        with uow:
+            return uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+    except HarvesterUnavailable as exc:
+        reason = exc.detail
+    except Exception as exc:  # noqa: BLE001  (a run always ends in a state, with the reason)
+        log.exception("harvest run %s failed unexpectedly", run_id)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"
+    return _finish(uow, state, complete=complete, reason=reason)
+
+
+def _fetch_settings(settings: HarvestSettings, spec: HarvestSourceSpec) -> FetchSettings:
+    interval = spec.options.get("minInterval")
+    if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
+        return replace(settings.fetch, min_interval=float(interval))
+    return settings.fetch
+
+
+def _chunks(records: Iterator[RemoteRecord], size: int) -> Iterator[list[RemoteRecord]]:
+    """Records in lists of ``size``; when a page fails, the records read before it come
+    first, then the PageError."""
+    chunk: list[RemoteRecord] = []
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except PageError:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
+def _import_all(batch: _BatchUnitOfWork, state: _Run, records: Iterator[RemoteRecord]) -> None:
+    """Import every record; a PageError from the harvester passes through after the records
+    before it are committed."""
+    schemas = _schema_store(state.settings.schemas_dir)
+    for chunk in _chunks(records, state.settings.chunk):
+        state.seen += len(chunk)
+        with batch:
+            session = batch.session
+            _renew_lease(batch, state)
+            links = {link.remote_id: link for link in session.scalars(select(HarvestLink).where(
+                HarvestLink.source_pk == state.source.pk,
+                HarvestLink.remote_id.in_({r.remote_id[:1024] for r in chunk})))}
+            results, seen = [], []
+            for record in chunk:
+                outcome, dataset_id, reason = _import_one(batch, state, schemas, record, links)
+                state.counts[outcome] += 1
+                results.append({"run_pk": state.run_pk, "remote_id": record.remote_id[:1024],
+                                "outcome": outcome, "dataset_id": dataset_id, "reason": reason})
+                link = links.get(record.remote_id[:1024])
+                if link is not None:
+                    seen.append({"pk": link.pk, "seen_run_pk": state.run_pk,
+                                 "modified": record.modified or link.modified})
+                if record.modified and (state.newest is None or record.modified > state.newest):
+                    state.newest = record.modified
+            session.execute(insert(HarvestRecord), results)
+            if seen:
+                session.execute(update(HarvestLink), seen)
+            session.execute(update(HarvestRun).where(HarvestRun.pk == state.run_pk).values(
+                counts=dict(state.counts), newest_modified=state.newest))
+            session.commit()
+            session.expunge_all()
+
+
+def _renew_lease(batch: _BatchUnitOfWork, state: _Run) -> None:
+    """Extend the lease (the first statement of each chunk, which also opens the transaction
+    the savepoints nest in); :class:`_LeaseLost` when the run is no longer ours."""
+    now = state.clock()
+    renewed = batch.session.execute(
+        update(HarvestRun).where(HarvestRun.pk == state.run_pk, HarvestRun.state == RunState.RUNNING,
+                                 HarvestRun.lease_owner == state.worker)
+        .values(lease_expires=now + dt.timedelta(seconds=state.settings.lease_seconds))
+        .execution_options(synchronize_session=False))
+    if renewed.rowcount != 1:
+        batch.session.rollback()
+        raise _LeaseLost()
+
+
+def _import_one(batch: _BatchUnitOfWork, state: _Run, schemas: Any, record: RemoteRecord,
+                links: dict[str, HarvestLink]) -> tuple[str, str | None, str | None]:
+    """(outcome, dataset id, reason) of one record; never raises for the record's own faults."""
+    link = links.get(record.remote_id[:1024])
+    dataset = batch.session.get(Dataset, link.dataset_pk) if link is not None else None
+    dataset_id = dataset.id if dataset is not None else None
+    if record.error:
+        return Outcome.FAILED, dataset_id, record.error
+    if record.seen_only or record.document is None:
+        if dataset is None:
+            return Outcome.FAILED, None, ("listed as unchanged since the last complete run, but not in "
+                                          "the catalog (it failed before): a full run imports it")
+        return Outcome.UNCHANGED, dataset_id, None
+    document = dict(record.document)
+    document.pop("organisation", None)
+    document["dataSpace"] = state.source.name[:512]
+    errors = sorted(schemas.iter_errors("dataset", document), key=lambda e: list(e.absolute_path))
+    if errors:
+        return Outcome.FAILED, dataset_id, "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+    savepoint = batch.session.begin_nested()
+    try:
+        if dataset is not None:
+            if dataset.state == DatasetState.WITHDRAWN:
+                raise Conflict(f"dataset {dataset.id} was withdrawn here; the source lists it again")
+            _, changed = catalog.update_dataset(batch, state.principal, dataset.id, document)
+            outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+        else:
+            try:
+                view = catalog.register_dataset(batch, state.principal, document)
+            except Conflict:
+                # register_dataset checked the identifier; name the dataset that holds it
+                taken = batch.datasets.get_by_identifier(document.get("identifier", ""))
+                if taken is None:
+                    raise
+                raise Conflict(f"identifier {document['identifier']!r} is used by dataset {taken.id}, "
+                               "which was not harvested from this record of this source") from None
+            created = batch.datasets.get(view.id)
+            assert created is not None
+            new_link = HarvestLink(source_pk=state.source.pk, remote_id=record.remote_id[:1024],
+                                   dataset_pk=created.pk, modified=record.modified, seen_run_pk=state.run_pk)
+            batch.session.add(new_link)
+            batch.session.flush()
+            links[new_link.remote_id] = new_link
+            dataset_id, outcome = view.id, Outcome.CREATED
+        savepoint.commit()
+    except ConnectorError as exc:
+        savepoint.rollback()
+        return Outcome.FAILED, dataset_id, exc.detail
+    except Exception as exc:  # noqa: BLE001  (one bad record never aborts the run)
+        savepoint.rollback()
+        log.exception("harvest run %s: record %s failed unexpectedly", state.run_id, record.remote_id)
+        return Outcome.FAILED, dataset_id, f"unexpected error: {type(exc).__name__}: {exc}"
+    return outcome, dataset_id, record.note
+
+
+def _withdraw_missing(batch: _BatchUnitOfWork, state: _Run) -> str | None:
+    """Withdraw the active datasets of this source that the complete listing did not name.
+    Returns a reason when it declines to (an empty listing)."""
+    not_seen = and_(HarvestLink.source_pk == state.source.pk,
+                    or_(HarvestLink.seen_run_pk.is_(None), HarvestLink.seen_run_pk != state.run_pk),
+                    Dataset.state == DatasetState.ACTIVE)
+    last = 0
+    while True:
+        with batch:
+            session = batch.session
+            _renew_lease(batch, state)
+            rows = session.execute(
+                select(HarvestLink.pk, HarvestLink.remote_id, Dataset.id)
+                .join(Dataset, Dataset.pk == HarvestLink.dataset_pk)
+                .where(not_seen, HarvestLink.pk > last).order_by(HarvestLink.pk)
+                .limit(state.settings.chunk)).all()
+            if not rows:
+                session.commit()
+                return None
+            if state.seen == 0:
+                session.commit()
+                return ("the source listed no records although datasets were harvested from it before; "
+                        "nothing was withdrawn (run again when the portal lists its datasets)")
+            results = []
+            for pk, remote_id, dataset_id in rows:
+                savepoint = session.begin_nested()
+                try:
+                    catalog.withdraw_dataset(batch, state.principal, dataset_id)
+                    savepoint.commit()
+                    outcome, reason = Outcome.WITHDRAWN, "no longer listed by the source"
+                except ConnectorError as exc:
+                    savepoint.rollback()
+                    outcome, reason = Outcome.FAILED, f"could not withdraw: {exc.detail}"
+                state.counts[outcome] += 1
+                results.append({"run_pk": state.run_pk, "remote_id": remote_id, "outcome": outcome,
+                                "dataset_id": dataset_id, "reason": reason})
+                last = pk
+            session.execute(insert(HarvestRecord), results)
+            session.execute(update(HarvestRun).where(HarvestRun.pk == state.run_pk).values(
+                counts=dict(state.counts)))
+            session.commit()
+            session.expunge_all()
+
+
+def _finish(uow: UnitOfWork, state: _Run, *, complete: bool, reason: str | None) -> HarvestRun:
+    counts = state.counts
+    kept = counts[Outcome.CREATED] + counts[Outcome.UPDATED] + counts[Outcome.UNCHANGED]
+    if complete:
+        final = RunState.SUCCEEDED
+        if counts[Outcome.FAILED] and reason is None:
+            reason = f"{counts[Outcome.FAILED]} record(s) failed; see the per-record results"
+    else:
+        final = RunState.PARTIAL if kept else RunState.FAILED
+    with uow:
+        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.pk == state.run_pk))
+        if run.state != RunState.RUNNING or run.lease_owner != state.worker:
+            return run  # failed by the reaper meanwhile: its reason stands
+        run.state, run.finished_at, run.reason = final, state.clock(), reason
+        run.complete, run.counts, run.newest_modified = complete, dict(counts), state.newest
+        run.lease_owner = run.lease_expires = None
+        from connector import audit
+
+        audit.record(uow.session, state.principal, f"harvest_run.{final}", "harvest_run", run.id,
+                     detail={"source": state.source.name, "counts": dict(counts), "reason": reason})
+        uow.commit()
+        return run
+
+
+def run_queued(uow: UnitOfWork, worker: str, settings: HarvestSettings, *,
+               clock: Callable[[], dt.datetime] = utcnow, should_stop: Callable[[], bool] = lambda: False
+               ) -> int:
+    """What a worker does each round: queue due scheduled runs, then run every queued run."""
+    enqueue_due(uow, now=clock())
+    ran = 0
+    while not should_stop():
+        run_id = claim_run(uow, worker, now=clock(), lease_seconds=settings.lease_seconds)
+        if run_id is None:
+            return ran
+        run = run_run(uow, run_id, worker, settings, clock=clock)
+        log.info("harvest run %s: %s %s", run.id, run.state, run.counts)
+        ran += 1
+    return ran
