@@ -14,12 +14,18 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from connector.catalog import quality
+
 THEME_AUTHORITY = "http://publications.europa.eu/resource/authority/data-theme/"
 ACCESS_RIGHT_AUTHORITY = "http://publications.europa.eu/resource/authority/access-right/"
 FILE_TYPE_AUTHORITY = "http://publications.europa.eu/resource/authority/file-type/"
+LICENCE_AUTHORITY = "http://publications.europa.eu/resource/authority/licence/"
 
-#: Facets searched and counted, with the dataset property each comes from.
-FACETS = ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation")
+#: Facets searched and counted, with the dataset property each comes from (``quality`` is the
+#: metadata-quality rating of :mod:`connector.catalog.quality`; ``license`` the licence, as its
+#: EU authority code when it has one).
+FACETS = ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation",
+          "license", "quality")
 
 MAX_TOKEN_LENGTH = 64
 _TOKEN = re.compile(r"[^\W_]+")
@@ -69,6 +75,11 @@ def format_code(value: str) -> str:
     return value
 
 
+def licence_code(value: str) -> str:
+    """``CC_BY_4_0`` for the EU licence authority URI; any other licence as it is."""
+    return value.removeprefix(LICENCE_AUTHORITY)
+
+
 def content_hash(document: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON form: equal documents, equal hashes."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -101,6 +112,9 @@ def facet_values(document: dict[str, Any], organisation: str) -> Iterator[tuple[
             for word in words:
                 yield "keyword", word
         yield "organisation", organisation
+        if document.get("license"):
+            yield "license", licence_code(document["license"])
+        yield "quality", quality.assess(document).rating
 
     for facet, value in pairs():
         key = (facet, value[:255])

@@ -95,7 +95,7 @@ def index_for(session: Session) -> SqliteFtsIndex | PostgresIndex:
 
 
 #: Facets counted unless the caller names others (keyword counts are the costliest).
-DEFAULT_FACETS = ("theme", "publisher", "format", "access_rights", "sector", "organisation")
+DEFAULT_FACETS = ("theme", "publisher", "format", "access_rights", "sector", "organisation", "quality")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ class SearchQuery:
     sort: str = "-updated"
     limit: int = 20
     cursor: str | None = None
+    #: Rows to skip (page numbers, as CKAN's ``start``); cursors are cheaper for deep pages.
+    offset: int = 0
     facet_limit: int = 20
     facet_fields: Sequence[str] = DEFAULT_FACETS
 
@@ -160,6 +162,8 @@ def search(session: Session, principal: Principal, query: SearchQuery) -> Search
     """
     if query.sort not in SORTS:
         raise BadRequest(f"unknown sort {query.sort!r}; use one of {', '.join(SORTS)}")
+    if query.offset and query.cursor:
+        raise BadRequest("page with a cursor or an offset, not both")
     matched = _filtered(session, principal, query).cte("matched")
 
     # NOT IN keeps the planners on the per-dataset index (an IN on facet would make them scan
@@ -184,7 +188,7 @@ def search(session: Session, principal: Principal, query: SearchQuery) -> Search
             page = page.where(or_(column > value, and_(column == value, Dataset.id > last_id)))
     order = (column.desc(), Dataset.id.desc()) if descending else (column.asc(), Dataset.id.asc())
     page_pks = page.add_columns(func.row_number().over(order_by=order).label("position")) \
-        .order_by(*order).limit(query.limit + 1).subquery()
+        .order_by(*order).offset(query.offset or None).limit(query.limit + 1).subquery()
     page_rows = select(literal("p"), literal(None, String), literal(None, String),
                        page_pks.c.position, page_pks.c.pk)
 

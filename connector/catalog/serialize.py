@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.catalog import quality
 from connector.catalog.models import DatasetVersion
 from connector.catalog.search import SearchResult
 from connector.catalog.service import DatasetView
@@ -24,6 +25,7 @@ def dataset(view: DatasetView) -> dict[str, Any]:
         "updated": iso(view.updated),
     }
     body.update(view.document)
+    body["quality"] = quality.assess(view.document).to_dict()
     return body
 
 
