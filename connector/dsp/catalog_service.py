@@ -1,0 +1,91 @@
+"""Use cases of the catalog protocol (provider): what a participant may see, page by page.
+
+Visibility is that of :mod:`connector.catalog.access` for the participant's principal
+(:func:`connector.dsp.participants.principal_for`); a dataset is offered only while it is
+active, has at least one active offer, and its DSP form validates against the official schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from connector.catalog.access import can_see, visible_clause
+from connector.catalog.models import Dataset, DatasetState
+from connector.dsp import catalog as messages
+from connector.errors import NotFound
+from connector.identity.principal import Principal
+from connector.policies.models import Offer
+from connector.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """One page of the participant's catalog; ``has_next`` when more datasets follow."""
+
+    catalog: dict[str, Any]
+    offset: int
+    limit: int
+    has_next: bool
+
+
+def _has_active_offer():
+    return exists(select(Offer.pk).where(Offer.dataset_pk == Dataset.pk, Offer.active))
+
+
+def _records(uow: UnitOfWork, datasets: list[Dataset]) -> list[messages.DatasetRecord]:
+    offers: dict[int, list[messages.OfferRecord]] = defaultdict(list)
+    rows = uow.session.scalars(select(Offer).where(Offer.dataset_pk.in_([d.pk for d in datasets]),
+                                                   Offer.active).order_by(Offer.pk))
+    for row in rows:
+        offers[row.dataset_pk].append(messages.OfferRecord(row.id, row.document))
+    versions = uow.datasets.current_versions(datasets)
+    return [messages.DatasetRecord(d.id, d.identifier, d.version, versions[d.pk].document,
+                                   tuple(offers[d.pk])) for d in datasets]
+
+
+def _offered(record: messages.DatasetRecord, service: messages.Service, participant_id: str,
+             *, embed_service: bool) -> dict[str, Any] | None:
+    body = messages.dataset(record, service, participant_id, embed_service=embed_service)
+    if not body["hasPolicy"]:
+        return None
+    if not messages.valid(body):
+        log.error("dataset %s is left out of the DSP catalog: its form breaks the official schema", record.id)
+        return None
+    return body
+
+
+def catalog_page(uow: UnitOfWork, principal: Principal, *, participant_id: str,
+                 service: messages.Service, offset: int, limit: int) -> CatalogPage:
+    """The ``Catalog`` of the datasets ``principal`` may see that have an active offer."""
+    with uow:
+        query = (select(Dataset).where(visible_clause(principal), Dataset.state == DatasetState.ACTIVE,
+                                       _has_active_offer())
+                 .order_by(Dataset.pk).offset(offset).limit(limit + 1))
+        rows = list(uow.session.scalars(query))
+        has_next = len(rows) > limit
+        records = _records(uow, rows[:limit]) if rows else []
+        items = [body for body in (_offered(r, service, participant_id, embed_service=False)
+                                   for r in records) if body is not None]
+        catalog = messages.catalog(participant_id, service, items, catalog_id=service.id + "/catalog")
+        return CatalogPage(catalog, offset, limit, has_next)
+
+
+def dataset(uow: UnitOfWork, principal: Principal, dataset_iri: str, *, participant_id: str,
+            service: messages.Service) -> dict[str, Any]:
+    """The DSP ``Dataset`` with this ``@id``; NotFound when unknown, invisible or not offered."""
+    with uow:
+        row = uow.datasets.get(messages.local_id(dataset_iri))
+        if row is None or row.state != DatasetState.ACTIVE or not can_see(principal, row):
+            raise NotFound(f"no dataset {dataset_iri!r}")
+        records = _records(uow, [row])
+        body = _offered(records[0], service, participant_id, embed_service=True)
+        if body is None:
+            raise NotFound(f"no dataset {dataset_iri!r}")
+        return messages.with_context(body)

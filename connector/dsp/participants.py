@@ -1,0 +1,436 @@
+"""The data-space participants this connector talks to, and how each side proves who it is.
+
+Participants are configured (``DSP_PARTICIPANTS``), never registered at run time. Each names
+its DSP base URL (``address``), the local project that represents it (policies are evaluated
+against that project's and its organisation's claims; agreements are recorded under it) and a
+credential, used both ways:
+
+* ``bearer``: one shared token, read from the environment variable ``token_env``. The caller
+  sends ``Authorization: Bearer <token>`` (or the bare token, as Eclipse Dataspace Components
+  does); we compare in constant time and send the same token to them.
+* ``oauth2``: OAuth 2.0 client credentials (RFC 6749 §4.4), one client id and secret shared by
+  the pair. Inbound, the participant obtains a short-lived opaque token from our token endpoint
+  (:class:`TokenIssuer`, stored hashed); outbound, we obtain one from their ``token_url``
+  (:class:`OutboundCredentials`, cached until shortly before it expires).
+
+Nothing here imports Flask or reads the database (``config`` parses participants with it);
+:mod:`connector.dsp.principals` turns a participant into a local principal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.adapters.safety import Resolver, refusal, system_resolver
+from connector.errors import BadRequest, ConnectorError, Unauthorized
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+MIN_SECRET_LENGTH = 16
+#: An outbound token is renewed this many seconds before the expiry its issuer announced.
+RENEW_MARGIN_SECONDS = 30.0
+
+
+class ParticipantUnreachable(ConnectorError):
+    """A participant's token endpoint failed or answered something unusable."""
+
+    status, code, title = 502, "participant-unreachable", "Participant unreachable"
+
+
+class CallbackRefused(BadRequest):
+    """A callback address on a non-public network that no configured participant owns."""
+
+    code, title = "callback-refused", "Callback address refused"
+
+
+class TokenRequestRefused(ConnectorError):
+    """A token request our endpoint refuses; ``error`` is the RFC 6749 §5.2 error code."""
+
+    status, code, title = 400, "token-request-refused", "Token request refused"
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.error = error
+        if error == "invalid_client":
+            self.status = 401
+
+
+@dataclass(frozen=True)
+class BearerCredential:
+    token_env: str
+    type: str = "bearer"
+
+
+@dataclass(frozen=True)
+class OAuth2Credential:
+    token_url: str
+    client_id: str
+    client_secret_env: str
+    scope: str | None = None
+    type: str = "oauth2"
+
+
+@dataclass(frozen=True)
+class Participant:
+    """One configured participant (no secrets: those stay in the environment)."""
+
+    id: str
+    address: str
+    project: str
+    credential: BearerCredential | OAuth2Credential
+
+
+# --- configuration ----------------------------------------------------------------------
+
+def _fields(raw: Any, where: str, required: Sequence[str], optional: Sequence[str] = ()) -> dict:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object, got {raw!r}")
+    unknown = sorted(set(raw) - set(required) - set(optional))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for key in required:
+        if key not in raw:
+            raise ValueError(f"{where}: missing {key!r}")
+    for key, value in raw.items():
+        if key != "credential" and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{where}.{key}: expected a non-empty string, got {value!r}")
+    return raw
+
+
+def _url(value: str, where: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError(f"{where}: expected an http(s) URL without query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
+def _env_name(value: str, where: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{where}: expected an environment variable name, got {value!r}")
+    return value
+
+
+def _credential(raw: Any, where: str) -> BearerCredential | OAuth2Credential:
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind == "bearer":
+        found = _fields(raw, where, ("type", "token_env"))
+        return BearerCredential(_env_name(found["token_env"], f"{where}.token_env"))
+    if kind == "oauth2":
+        found = _fields(raw, where, ("type", "token_url", "client_id", "client_secret_env"), ("scope",))
+        return OAuth2Credential(_url(found["token_url"], f"{where}.token_url"), found["client_id"],
+                                _env_name(found["client_secret_env"], f"{where}.client_secret_env"),
+                                found.get("scope"))
+    raise ValueError(f"{where}.type: expected \"bearer\" or \"oauth2\", got {kind!r}")
+
+
+def parse_participants(raw: Any) -> tuple[Participant, ...]:
+    """Read ``DSP_PARTICIPANTS``; ValueError names the first bad entry and key."""
+    if not isinstance(raw, list):
+        raise ValueError(f"DSP_PARTICIPANTS: expected a list of participants, got {raw!r}")
+    found: list[Participant] = []
+    for index, item in enumerate(raw):
+        where = f"DSP_PARTICIPANTS[{index}]"
+        entry = _fields(item, where, ("id", "address", "project", "credential"))
+        participant = Participant(entry["id"], _url(entry["address"], f"{where}.address"),
+                                  entry["project"], _credential(entry["credential"], f"{where}.credential"))
+        if any(other.id == participant.id for other in found):
+            raise ValueError(f"{where}.id: participant {participant.id!r} is configured twice")
+        if isinstance(participant.credential, OAuth2Credential) and any(
+                isinstance(other.credential, OAuth2Credential)
+                and other.credential.client_id == participant.credential.client_id for other in found):
+            raise ValueError(f"{where}.credential.client_id: used by another participant")
+        found.append(participant)
+    return tuple(found)
+
+
+def _secret(environ: Mapping[str, str], name: str, where: str) -> str:
+    value = environ.get(name, "")
+    if len(value) < MIN_SECRET_LENGTH:
+        problem = "is not set" if not value else f"is shorter than {MIN_SECRET_LENGTH} characters"
+        raise ValueError(f"{where}: the environment variable {name} {problem}")
+    return value
+
+
+# --- the registry -----------------------------------------------------------------------
+
+class ParticipantRegistry:
+    """The configured participants with their secrets, read once from the environment."""
+
+    def __init__(self, self_id: str | None, participants: Sequence[Participant],
+                 environ: Mapping[str, str]) -> None:
+        self.self_id = self_id
+        self.participants = tuple(participants)
+        self._secrets: dict[str, str] = {}
+        for index, participant in enumerate(self.participants):
+            credential = participant.credential
+            if isinstance(credential, BearerCredential):
+                where = f"DSP_PARTICIPANTS[{index}].credential.token_env"
+                self._secrets[participant.id] = _secret(environ, credential.token_env, where)
+            else:
+                where = f"DSP_PARTICIPANTS[{index}].credential.client_secret_env"
+                self._secrets[participant.id] = _secret(environ, credential.client_secret_env, where)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], environ: Mapping[str, str]) -> ParticipantRegistry:
+        """Built from the validated configuration; ValueError names a missing secret."""
+        return cls(config.get("DSP_PARTICIPANT_ID"), parse_participants(config.get("DSP_PARTICIPANTS", [])),
+                   environ)
+
+    def get(self, participant_id: str) -> Participant | None:
+        return next((p for p in self.participants if p.id == participant_id), None)
+
+    def secret(self, participant: Participant) -> str:
+        """The shared bearer token or OAuth2 client secret of ``participant``."""
+        return self._secrets[participant.id]
+
+    def by_bearer_token(self, token: str) -> Participant | None:
+        """The bearer participant holding ``token``; every candidate is compared in constant time."""
+        match = None
+        for participant in self.participants:
+            if isinstance(participant.credential, BearerCredential) and hmac.compare_digest(
+                    self._secrets[participant.id].encode(), token.encode()):
+                match = participant
+        return match
+
+    def by_client(self, client_id: str, client_secret: str) -> Participant | None:
+        """The OAuth2 participant with these client credentials (secret compared in constant time)."""
+        for participant in self.participants:
+            credential = participant.credential
+            if isinstance(credential, OAuth2Credential) and credential.client_id == client_id:
+                if hmac.compare_digest(self._secrets[participant.id].encode(), client_secret.encode()):
+                    return participant
+                return None
+        return None
+
+
+# --- inbound: authenticating a caller ---------------------------------------------------
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenIssuer:
+    """Short-lived opaque access tokens for OAuth2 participants, kept only as SHA-256 hashes.
+
+    Tokens live in this process's memory: with several server processes, run one, or use
+    bearer credentials (see docs/dsp.md).
+    """
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, participant: Participant) -> tuple[str, int]:
+        """A new token for ``participant`` and its lifetime in seconds."""
+        token = "dspt_" + secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            self._tokens = {h: v for h, v in self._tokens.items() if v[1] > now}  # drop expired ones
+            self._tokens[_hash(token)] = (participant.id, now + self.ttl_seconds)
+        return token, int(self.ttl_seconds)
+
+    def holder(self, token: str) -> str | None:
+        """The participant id a live token was issued to, else None."""
+        with self._lock:
+            found = self._tokens.get(_hash(token))
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header: ``Bearer <token>`` or a bare token."""
+    if not authorization or not authorization.strip():
+        return None
+    scheme, _, rest = authorization.strip().partition(" ")
+    if rest:
+        return rest.strip() if scheme.lower() == "bearer" else None
+    return scheme
+
+
+def authenticate(registry: ParticipantRegistry, issuer: TokenIssuer,
+                 authorization: str | None) -> Participant:
+    """The participant an inbound DSP request comes from; :class:`Unauthorized` otherwise."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("send Authorization: Bearer <token> with your participant's agreed credential")
+    participant = registry.by_bearer_token(token)
+    if participant is None:
+        holder = issuer.holder(token)
+        participant = registry.get(holder) if holder else None
+    if participant is None:
+        raise Unauthorized("unknown, expired or revoked participant token")
+    return participant
+
+
+def client_credentials_grant(registry: ParticipantRegistry, issuer: TokenIssuer,
+                             form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
+    """Answer an OAuth2 client-credentials token request (RFC 6749 §4.4, §5.1).
+
+    Credentials come from HTTP Basic (``client_secret_basic``) or the form
+    (``client_secret_post``). Raises :class:`TokenRequestRefused`.
+    """
+    grant = form.get("grant_type")
+    if grant != "client_credentials":
+        raise TokenRequestRefused("unsupported_grant_type" if grant else "invalid_request",
+                                  f"grant_type must be client_credentials, got {grant!r}")
+    client_id, client_secret = form.get("client_id"), form.get("client_secret")
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise TokenRequestRefused("invalid_client", "malformed Basic credentials") from exc
+        user, _, password = decoded.partition(":")
+        client_id, client_secret = urllib.parse.unquote(user), urllib.parse.unquote(password)
+    if not client_id or not client_secret:
+        raise TokenRequestRefused("invalid_request",
+                                  "send client_id and client_secret (HTTP Basic or form fields)")
+    participant = registry.by_client(client_id, client_secret)
+    if participant is None:
+        raise TokenRequestRefused("invalid_client", "unknown client or wrong secret")
+    token, lifetime = issuer.issue(participant)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
+
+
+# --- outbound: authenticating ourselves -------------------------------------------------
+
+Fetch = Callable[[str, bytes, Mapping[str, str], float], tuple[int, bytes]]
+
+
+def _post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        # token_url is operator configuration, checked to be http(s) at start-up
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read(64 * 1024)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(64 * 1024)
+
+
+class OutboundCredentials:
+    """The ``Authorization`` header to send to a participant, OAuth2 tokens cached per participant."""
+
+    def __init__(self, registry: ParticipantRegistry, *, fetch: Fetch = _post, timeout: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry
+        self._fetch = fetch
+        self._timeout = timeout
+        self._clock = clock
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def authorization(self, participant: Participant) -> str:
+        """``Bearer <token>`` for ``participant``; ParticipantUnreachable when no token can be had."""
+        credential = participant.credential
+        if isinstance(credential, BearerCredential):
+            return "Bearer " + self.registry.secret(participant)
+        with self._lock:
+            cached = self._cache.get(participant.id)
+            if cached and cached[1] > self._clock():
+                return "Bearer " + cached[0]
+            token, expires_at = self._request_token(participant, credential)
+            self._cache[participant.id] = (token, expires_at)
+            return "Bearer " + token
+
+    def forget(self, participant: Participant) -> None:
+        """Drop a cached token (after the participant refused it)."""
+        with self._lock:
+            self._cache.pop(participant.id, None)
+
+    def _request_token(self, participant: Participant, credential: OAuth2Credential) -> tuple[str, float]:
+        form = {"grant_type": "client_credentials", "client_id": credential.client_id,
+                "client_secret": self.registry.secret(participant)}
+        if credential.scope:
+            form["scope"] = credential.scope
+        body = urllib.parse.urlencode(form).encode("ascii")
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        where = f"token endpoint of {participant.id!r} ({credential.token_url})"
+        try:
+            status, raw = self._fetch(credential.token_url, body, headers, self._timeout)
+        except OSError as exc:
+            raise ParticipantUnreachable(f"{where} failed: {exc}") from exc
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = None
+        if status != 200 or not isinstance(answer, dict):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise ParticipantUnreachable(f"{where} answered {status}" + (f" ({error})" if error else ""))
+        token, lifetime = answer.get("access_token"), answer.get("expires_in", 300)
+        if not isinstance(token, str) or not token or str(answer.get("token_type", "")).lower() != "bearer":
+            raise ParticipantUnreachable(f"{where} gave no bearer access_token")
+        if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
+            raise ParticipantUnreachable(f"{where} gave an unusable expires_in {lifetime!r}")
+        return token, self._clock() + max(float(lifetime) - RENEW_MARGIN_SECONDS, 1.0)
+
+
+# --- callback addresses -----------------------------------------------------------------
+
+def _origin(url: str) -> tuple[str, str, int, str]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower().rstrip("."), port, parts.path.rstrip("/")
+
+
+def _belongs_to(url: str, participant: Participant) -> bool:
+    """``url`` is on the participant's configured address (same origin, at or below its path)."""
+    scheme, host, port, path = _origin(url)
+    own_scheme, own_host, own_port, own_path = _origin(participant.address)
+    return (scheme, host, port) == (own_scheme, own_host, own_port) and (
+        path == own_path or path.startswith(own_path + "/"))
+
+
+def check_callback_address(registry: ParticipantRegistry, url: Any, *, caller: Participant | None = None,
+                           resolver: Resolver = system_resolver) -> str:
+    """Accept a ``callbackAddress`` (returned unchanged) or raise :class:`CallbackRefused`.
+
+    An http(s) URL whose host resolves only to public addresses is accepted. One that reaches
+    a private, loopback, link-local or otherwise non-public address is accepted only when it
+    lies on a configured participant's address (the caller's, when ``caller`` is given), so a
+    peer cannot make us call into our own network.
+    """
+    if not isinstance(url, str):
+        raise CallbackRefused("the callback address must be a URL string")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        raise CallbackRefused(f"the callback address is not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CallbackRefused("the callback address must be an http(s) URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused("the callback address must not carry credentials")
+    owners = [caller] if caller is not None else list(registry.participants)
+    if any(_belongs_to(url, owner) for owner in owners):
+        return url
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        addresses = resolver(parts.hostname, port)
+    except OSError as exc:
+        raise CallbackRefused(f"the callback host {parts.hostname!r} does not resolve: {exc}") from exc
+    if not addresses:
+        raise CallbackRefused(f"the callback host {parts.hostname!r} has no addresses")
+    for text in addresses:
+        reason = refusal(ipaddress.ip_address(text.split("%", 1)[0]))
+        if reason:
+            raise CallbackRefused(f"the callback address {url!r} resolves to {text}, {reason}, and is not "
+                                  "the address of a configured participant")
+    return url

@@ -1,0 +1,116 @@
+"""Fixtures of the Dataspace Protocol tests: an application with configured participants,
+a client that checks every DSP error message against the official schema, datasets with offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.app import create_app
+from connector.dsp.messages import message_schemas
+from tests.conftest import dataset_body
+
+OWN_ID = "urn:connector:provider"
+PARTNER_TOKEN = "partner-shared-token-0123456789abcdef"
+RADAR_TOKEN = "radar-shared-token-0123456789abcdef"
+OAUTH_SECRET = "oauth-client-secret-0123456789abcdef"
+PARTICIPANTS = [
+    {"id": "urn:partner:cardio", "address": "http://127.0.0.1:9/partner/dsp", "project": "cardio",
+     "credential": {"type": "bearer", "token_env": "DSP_TEST_PARTNER_TOKEN"}},
+    {"id": "urn:partner:radar", "address": "https://radar.example.eu/dsp", "project": "radar",
+     "credential": {"type": "bearer", "token_env": "DSP_TEST_RADAR_TOKEN"}},
+    {"id": "urn:partner:oauth", "address": "https://oauth.example.eu/dsp", "project": "cardio",
+     "credential": {"type": "oauth2", "token_url": "http://127.0.0.1:9/oauth/token",
+                    "client_id": "oauth-partner", "client_secret_env": "DSP_TEST_OAUTH_SECRET"}},
+]
+HEALTH_OFFER = {"template": "health-secondary-use", "parameters": {
+    "permit_ids": ["HDAB-DE-2026-0042"], "projects": ["cardio"], "processing_location": "ai-factory",
+    "identifying_columns": ["patient_id"], "retention_days": 90}}
+SIMPLE_OFFER = {"policy": {"@type": "Offer", "permission": [{"action": "use", "constraint": [
+    {"leftOperand": "purpose", "operator": "isA", "rightOperand": "scientificResearch"}]}]}}
+
+
+@pytest.fixture
+def dsp_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DSP_TEST_PARTNER_TOKEN", PARTNER_TOKEN)
+    monkeypatch.setenv("DSP_TEST_RADAR_TOKEN", RADAR_TOKEN)
+    monkeypatch.setenv("DSP_TEST_OAUTH_SECRET", OAUTH_SECRET)
+
+
+def dsp_config(clean_database: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    return {"DATABASE_URL": clean_database, "HOME": str(tmp_path / "home"), "AUTO_MIGRATE": False,
+            "TESTING": True, "DSP_PARTICIPANT_ID": OWN_ID, "DSP_PARTICIPANTS": PARTICIPANTS, **extra}
+
+
+@pytest.fixture
+def app(clean_database: str, tmp_path: Path, dsp_env: None):
+    """The application of the root conftest, with our participant id and three participants."""
+    application = create_app(dsp_config(clean_database, tmp_path, DSP_PAGE_SIZE=2))
+    yield application
+    application.extensions["connector"].engine.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+PARTNER = bearer(PARTNER_TOKEN)
+RADAR = bearer(RADAR_TOKEN)
+
+
+class DspClient:
+    """The Flask test client, asserting that every DSP error is an application/json
+    ``CatalogError`` valid against the official schema, and every token error RFC 6749's."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = self._client.open(*args, **kwargs)
+        if response.status_code >= 400:
+            assert response.mimetype == "application/json", response.data
+            body = response.get_json()
+            if "/oauth/token" in response.request.path:
+                assert isinstance(body["error"], str) and body["error_description"]
+            else:
+                assert message_schemas().validate(body, expected="CatalogError") == "CatalogError"
+                assert body["reason"] and all(isinstance(r, str) for r in body["reason"])
+        return response
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="GET", **kwargs)
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="POST", **kwargs)
+
+
+@pytest.fixture
+def dsp(app) -> DspClient:
+    return DspClient(app.test_client())
+
+
+def catalog_request(**extra: Any) -> dict[str, Any]:
+    return {"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "CatalogRequestMessage",
+            **extra}
+
+
+@pytest.fixture
+def register(client, actors):
+    """Register a dataset as the health steward (or ``steward``) and attach the given offers."""
+
+    def make(*offers: dict[str, Any], steward: str = "steward", **fields: Any) -> dict[str, Any]:
+        response = client.post("/api/v1/datasets", json=dataset_body(**fields),
+                               headers=actors.headers(steward))
+        assert response.status_code == 201, response.get_json()
+        dataset = response.get_json()
+        dataset["offers"] = []
+        for body in offers:
+            answer = client.post(f"/api/v1/datasets/{dataset['id']}/offers", json=body,
+                                 headers=actors.headers(steward))
+            assert answer.status_code == 201, answer.get_json()
+            dataset["offers"].append(answer.get_json())
+        return dataset
+
+    return make
