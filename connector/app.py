@@ -56,6 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from connector.audit_api import bp as audit_bp
     from connector.catalog.api import bp as datasets_bp
+    from connector.catalog.export_api import bp as dcat_export_bp
+    from connector.catalog.harvest.api import bp as harvest_bp
+    from connector.ckan_api.api import bp as ckan_bp
+    from connector.dsp.api import init_app as init_dsp
     from connector.openapi import bp as openapi_bp
     from connector.policies.api import bp as policies_bp
     from connector.staging.api import bp as stagings_bp
@@ -65,6 +69,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_bp)
     app.register_blueprint(stagings_bp)
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(ckan_bp)
+    app.register_blueprint(harvest_bp)
+    app.register_blueprint(dcat_export_bp)
+    init_dsp(app)  # DSP participants (secrets checked here) and the protocol blueprints
     app.add_url_rule("/healthz", "health", _health)
     register_error_handlers(app)
     return app

@@ -100,10 +100,11 @@ def serve(host: str, port: int, threads: int) -> None:
     app = create_app()
     ext = app.extensions["connector"]
     if ext.config["WORKER_IN_PROCESS"]:
+        from connector.catalog.harvest.service import HarvestSettings
         from connector.staging.worker import Worker
 
-        Worker(ext.session_factory, ext.staging,
-               poll_seconds=ext.config["WORKER_POLL_SECONDS"]).start_thread()
+        Worker(ext.session_factory, ext.staging, poll_seconds=ext.config["WORKER_POLL_SECONDS"],
+               harvest=HarvestSettings.from_config(ext.config)).start_thread()
         click.echo("connector: staging worker running in-process", err=True)
     click.echo(f"connector: serving on http://{host}:{port}", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="connector")
@@ -415,9 +416,9 @@ def projects_set(ctx: Context, project: str, key: str, value: str) -> None:
 
 
 def _register_more_commands() -> None:
-    from connector import cli_policies, cli_staging
+    from connector import cli_harvest, cli_policies, cli_staging
 
-    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS):
+    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS, *cli_harvest.COMMANDS):
         main.add_command(command)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,6 +53,19 @@ DEFAULTS: dict[str, Any] = {
     "JOB_BACKOFF_SECONDS": 10.0,
     "WORKER_POLL_SECONDS": 2.0,
     "WORKER_IN_PROCESS": None,
+    "DSP_PARTICIPANT_ID": None,
+    "DSP_PARTICIPANTS": [],
+    "DSP_IDENTIFIER_TYPE": None,
+    "DSP_PAGE_SIZE": 100,
+    "DSP_TOKEN_TTL_SECONDS": 300,
+    "HARVEST_LEASE_SECONDS": 300,
+    "HARVEST_MAX_PAGE_BYTES": 50 << 20,
+    "HARVEST_TIMEOUT_SECONDS": 60.0,
+    "PUBLIC_BASE_URL": None,
+    "CATALOG_TITLE": "Data catalog",
+    "CATALOG_DESCRIPTION": "The datasets this connector offers, in DCAT-AP 3.0.1.",
+    "CATALOG_PUBLISHER": "Data catalog operator",
+    "CATALOG_PAGE_SIZE": 100,
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -82,7 +96,23 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "JOB_BACKOFF_SECONDS": (int, float),
     "WORKER_POLL_SECONDS": (int, float),
     "WORKER_IN_PROCESS": (bool, type(None)),
+    "DSP_PARTICIPANT_ID": (str, type(None)),
+    "DSP_PARTICIPANTS": (list,),
+    "DSP_IDENTIFIER_TYPE": (str, type(None)),
+    "DSP_PAGE_SIZE": (int,),
+    "DSP_TOKEN_TTL_SECONDS": (int,),
+    "HARVEST_LEASE_SECONDS": (int,),
+    "HARVEST_MAX_PAGE_BYTES": (int,),
+    "HARVEST_TIMEOUT_SECONDS": (int, float),
+    "PUBLIC_BASE_URL": (str, type(None)),
+    "CATALOG_TITLE": (str,),
+    "CATALOG_DESCRIPTION": (str,),
+    "CATALOG_PUBLISHER": (str,),
+    "CATALOG_PAGE_SIZE": (int,),
 }
+
+#: The largest DCAT-AP export page (datasets per page) a caller may ask for.
+CATALOG_MAX_PAGE_SIZE = 1000
 
 # Environment variables that belong to the test harness or to the adapters' own defaults.
 _IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL", "CKAN_API_TOKEN"}
@@ -120,7 +150,10 @@ def load_config(
                                          "SCHEMAS_DIR", "LOG_LEVEL",
                                          "SITE_LOCATION", "SITE_REGION", "SOURCE_ROOTS",
                                          "SOURCE_ALLOWLIST", "S3_ENDPOINT_URL",
-                                         "PSEUDONYMISATION_SECRET") else _parse_env_value(raw)
+                                         "DSP_PARTICIPANT_ID", "DSP_IDENTIFIER_TYPE",
+                                         "PSEUDONYMISATION_SECRET", "PUBLIC_BASE_URL",
+                                         "CATALOG_TITLE", "CATALOG_DESCRIPTION",
+                                         "CATALOG_PUBLISHER") else _parse_env_value(raw)
     config.update(overrides or {})
     _validate(config)
     return _derive(config)
@@ -136,9 +169,41 @@ def _validate(config: Mapping[str, Any]) -> None:
         if not isinstance(value, allowed):
             raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
     for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT",
-                "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS"):
+                "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS",
+                "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES"):
         if config[key] <= 0:
             raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
+    _validate_dsp(config)
+    if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
+        raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "
+                          f"got {config['CATALOG_PAGE_SIZE']!r}")
+    base = config["PUBLIC_BASE_URL"]
+    if base is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise ConfigError(f"PUBLIC_BASE_URL: expected an http(s) URL without query or fragment, got {base!r}")
+    for key in ("CATALOG_TITLE", "CATALOG_DESCRIPTION", "CATALOG_PUBLISHER"):
+        if not config[key].strip():
+            raise ConfigError(f"{key}: must not be empty")
+
+
+
+def _validate_dsp(config: Mapping[str, Any]) -> None:
+    """The Dataspace Protocol keys; secrets are checked when the application starts."""
+    from connector.dsp.participants import parse_participants
+
+    try:
+        participants = parse_participants(config["DSP_PARTICIPANTS"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    own = config["DSP_PARTICIPANT_ID"]
+    if own is not None and not own.strip():
+        raise ConfigError("DSP_PARTICIPANT_ID: must not be empty")
+    if participants and own is None:
+        raise ConfigError("DSP_PARTICIPANT_ID: required when DSP_PARTICIPANTS names participants")
+    if any(p.id == own for p in participants):
+        raise ConfigError(f"DSP_PARTICIPANTS: {own!r} is our own DSP_PARTICIPANT_ID")
+    for key in ("DSP_PAGE_SIZE", "DSP_TOKEN_TTL_SECONDS"):
+        if not 1 <= config[key] <= (1000 if key == "DSP_PAGE_SIZE" else 86400):
+            raise ConfigError(f"{key}: out of range, got {config[key]!r}")
 
 
 def _derive(config: dict[str, Any]) -> dict[str, Any]:

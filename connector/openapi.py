@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint
 
 from connector import __version__
+from connector.catalog.dcat import FACETS
 from connector.http import extension, json_response
 
 bp = Blueprint("openapi", __name__)
@@ -29,16 +30,30 @@ _SEARCH = [
     *[
         {"name": f, "in": "query", "schema": {"type": "array", "items": {"type": "string"}},
          "style": "form", "explode": True, "description": "Facet filter; repeat for any of several values."}
-        for f in ("theme", "publisher", "format", "access_rights", "sector", "keyword", "organisation")
+        for f in FACETS
     ],
     {"name": "sort", "in": "query",
      "schema": {"enum": ["-updated", "updated", "title", "-title"], "default": "-updated"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "facets", "in": "query", "schema": {"type": "string"},
      "description": "Comma-separated facets to count (default: theme, publisher, format, "
-                    "access_rights, sector, organisation; keyword on request)."},
+                    "access_rights, sector, organisation, quality; keyword and license on request)."},
     {"name": "cursor", "in": "query", "schema": {"type": "string"},
      "description": "The `next` value of the previous page."},
+]
+
+# The DCAT-AP export answers RDF, not JSON: its operations name this marker as response schema.
+_RDF = "rdf"
+_RDF_CONTENT = {media_type: {"schema": {"type": "string"}} for media_type in (
+    "text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples")}
+_RDF_FORMAT = {"name": "fmt", "in": "path", "required": True,
+               "schema": {"enum": ["ttl", "jsonld", "rdf", "nt"]}}
+_CATALOG_PAGING = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    {"name": "modified_since", "in": "query", "schema": {"type": "string"},
+     "description": "Only datasets changed at or after this date or date-time (with time zone)."},
 ]
 
 # (method, OpenAPI path, operationId, summary, request schema, success status, response schema,
@@ -103,9 +118,57 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, 
      200, "staging-job", [_path("job_id")], True),
     ("post", "/api/v1/stagings/{job_id}/cancel", "cancelStaging", "Cancel a queued or running job",
      None, 200, "staging-job", [_path("job_id")], True),
+    ("post", "/api/v1/harvest-sources", "addHarvestSource",
+     "Register a harvest source (CKAN portal or DCAT-AP catalog)", "harvest-source", 201, "", [], True),
+    ("get", "/api/v1/harvest-sources", "listHarvestSources",
+     "Harvest sources of the organisations the caller stewards", None, 200, "", [], True),
+    ("get", "/api/v1/harvest-sources/{source_id}", "getHarvestSource", "One harvest source (id or name)",
+     None, 200, "", [_path("source_id")], True),
+    ("post", "/api/v1/harvest-sources/{source_id}/runs", "startHarvestRun",
+     "Queue a run (202; 200 with the run already queued or running)", None, 202, "",
+     [_path("source_id"), {"name": "full", "in": "query", "schema": {"enum": ["true", "false"]},
+                           "description": "Harvest every record, not only those changed since the "
+                                          "last complete run."}], True),
+    ("get", "/api/v1/harvest-sources/{source_id}/runs", "listHarvestRuns", "Runs of a source, newest first",
+     None, 200, "", [_path("source_id")], True),
+    ("get", "/api/v1/harvest-sources/{source_id}/runs/{run_id}", "getHarvestRun",
+     "One run: state, counts per outcome, reason", None, 200, "", [_path("source_id"), _path("run_id")],
+     True),
+    ("get", "/api/v1/harvest-sources/{source_id}/runs/{run_id}/records", "listHarvestRecords",
+     "Per-record results of a run", None, 200, "",
+     [_path("source_id"), _path("run_id"),
+      {"name": "outcome", "in": "query",
+       "schema": {"enum": ["created", "updated", "unchanged", "withdrawn", "failed"]}},
+      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+      {"name": "cursor", "in": "query", "schema": {"type": "string"},
+       "description": "The `next` value of the previous page."}], True),
     ("get", "/api/v1/audit", "exportAudit", "The audit log as JSON Lines (administrators)", None,
      200, "", [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                {"name": "objectType", "in": "query", "schema": {"type": "string"}}], True),
+    # Dataspace Protocol 2025-1 (connector/dsp/api.py, docs/dsp.md): the bearer token is the
+    # participant's; errors are the protocol's CatalogError (application/json), not problems.
+    ("get", "/.well-known/dspace-version", "dspaceVersion",
+     "DSP version discovery: the protocol versions and paths served", None, 200, "", [], False),
+    ("post", "/dsp/2025-1/oauth/token", "dspIssueToken",
+     "OAuth2 client-credentials token for a configured participant (RFC 6749)", None, 200, "", [], False),
+    ("post", "/dsp/2025-1/catalog/request", "dspCatalogRequest",
+     "DSP CatalogRequestMessage: the Catalog this participant may see (Link-paged)", None, 200, "",
+     [{"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+      {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+     True),
+    ("get", "/dsp/2025-1/catalog/datasets/{dataset_id}", "dspGetDataset",
+     "DSP Dataset with its offers (404 CatalogError when unknown or not visible)", None, 200, "", [_ID],
+     True),
+    # DCAT-AP 3.0.1 export (connector/catalog/export_api.py); a bearer token is optional.
+    ("get", "/catalog", "exportCatalog",
+     "The catalog as DCAT-AP 3.0.1, format chosen by Accept (406 if none fits); Hydra-paged",
+     None, 200, _RDF, _CATALOG_PAGING, False),
+    ("get", "/catalog.{fmt}", "exportCatalogAs", "The catalog as DCAT-AP 3.0.1 in one format",
+     None, 200, _RDF, [_RDF_FORMAT, *_CATALOG_PAGING], False),
+    ("get", "/datasets/{dataset_id}", "exportDataset",
+     "One dataset as DCAT-AP 3.0.1, format chosen by Accept", None, 200, _RDF, [_ID], False),
+    ("get", "/datasets/{dataset_id}.{fmt}", "exportDatasetAs",
+     "One dataset as DCAT-AP 3.0.1 in one format", None, 200, _RDF, [_ID, _RDF_FORMAT], False),
 ]
 
 _ERRORS = {
@@ -118,6 +181,33 @@ _ERRORS = {
     "415": "Body is not application/json",
     "422": "Body or parameters break the schema; every error listed with its JSON path",
 }
+
+
+def _ckan_paths() -> dict[str, dict[str, Any]]:
+    """The CKAN Action API (connector.ckan_api): listed so that every route is documented, but
+    its contract is CKAN's (docs/ckan-api.md): CKAN's envelope and error shape, not problem+json."""
+    from connector.ckan_api.api import ACTIONS
+
+    envelope = {"application/json": {"schema": {
+        "type": "object", "required": ["help", "success"],
+        "properties": {"help": {"type": "string"}, "success": {"type": "boolean"}, "result": {},
+                       "error": {"type": "object", "required": ["__type", "message"]}}}}}
+    errors = {"400": "Unknown action or malformed body", "403": "Authorization Error (unknown token)",
+              "404": "Not Found Error", "409": "Validation Error"}
+    paths: dict[str, dict[str, Any]] = {}
+    for prefix, suffix in (("/api/3/action", ""), ("/api/action", "Unversioned")):
+        for method in ("get", "post"):
+            paths.setdefault(prefix + "/{name}", {})[method] = {
+                "operationId": f"ckanAction{method.title()}{suffix}",
+                "summary": "CKAN Action API (read-only subset); parameters as CKAN documents them",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"enum": list(ACTIONS)}}],
+                "responses": {"200": {"description": "CKAN envelope with the result", "content": envelope},
+                              **{code: {"description": text, "content": envelope}
+                                 for code, text in errors.items()}},
+                "security": [{}, {"bearer": []}],
+            }
+    return paths
 
 
 def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -135,12 +225,15 @@ def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
             }
         content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{resp}"}}} if resp else {
             "application/json": {"schema": {"type": "object"}}}
+        if resp == _RDF:
+            content = _RDF_CONTENT
         operation["responses"][str(status)] = {"description": "Success", "content": content}
         for code, text in _ERRORS.items():
             operation["responses"][code] = {
                 "description": text, "content": {"application/problem+json": {"schema": problem}}}
         operation["security"] = [{"bearer": []}] if auth else []
         paths.setdefault(path, {})[method] = operation
+    paths.update(_ckan_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "connector", "version": __version__,

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from typing import Any
 
 from connector.db import utcnow
 from connector.staging import service
@@ -30,9 +31,10 @@ class Worker:
     """Runs maintenance and jobs until ``stop`` is set."""
 
     def __init__(self, session_factory, settings: StagingSettings, *, poll_seconds: float = 2.0,
-                 gc_every: int = 300, name: str | None = None) -> None:
+                 gc_every: int = 300, name: str | None = None, harvest: Any = None) -> None:
         self.session_factory = session_factory
         self.settings = settings
+        self.harvest = harvest  # HarvestSettings; None: derived from the staging settings
         self.poll_seconds = poll_seconds
         self.gc_every = gc_every
         self.name = name or worker_name()
@@ -43,7 +45,8 @@ class Worker:
         return UnitOfWork(self.session_factory)
 
     def tick(self) -> int:
-        """One round: maintenance, then every job that is due. Returns the jobs run."""
+        """One round: maintenance, every staging job that is due, then harvest runs (scheduled
+        and queued). Returns the staging jobs run."""
         tier = StorageTier.from_url(self.settings.storage_url, **self.settings.storage_options)
         service.remove_ended(self.uow(), self.settings, now=utcnow(), tier=tier)
         if self._ticks % self.gc_every == 0:
@@ -60,7 +63,17 @@ class Worker:
                                   tier=tier)
             log.info("job %s: %s", job.id, job.state)
             ran += 1
+        self._harvest()
         return ran
+
+    def _harvest(self) -> int:
+        """Queue due scheduled harvest runs and run the queued ones. Returns the runs run."""
+        from connector.catalog.harvest import service as harvest
+
+        settings = self.harvest or harvest.HarvestSettings(
+            allowlist=self.settings.source_allowlist, lease_seconds=self.settings.lease_seconds)
+        return harvest.run_queued(self.uow(), self.name, settings, clock=utcnow,
+                                  should_stop=self.stop.is_set)
 
     def run(self) -> None:
         """Loop until stopped; one failing round is logged and the loop goes on."""
