@@ -283,21 +283,22 @@ def _agent(graph: Graph, agent: dict[str, Any]) -> BNode:
         graph.add((node, DCT.identifier, Literal(agent["identifier"])))
     if "homepage" in agent:
         graph.add((node, FOAF.homepage, _typed(graph, agent["homepage"], FOAF.Document)))
-    if "type" in agent:
-        graph.add((node, DCT.type, _publisher_type(graph, agent["type"])))
+    kind = _publisher_type(graph, agent["type"]) if "type" in agent else None
+    if kind is not None:
+        graph.add((node, DCT.type, kind))
     return node
 
 
-def _publisher_type(graph: Graph, value: str) -> URIRef | BNode:
+def _publisher_type(graph: Graph, value: str) -> URIRef | BNode | None:
     """An ADMS publisher type (code or URI) with its label; a free-text type becomes a concept
-    labelled with that text. Another URI is typed but unlabelled: we do not invent a label."""
+    labelled with that text. Another URI (another vocabulary's concept, as harvested records
+    carry) is left out: DCAT-AP 3.0.1 wants a label on every concept, and we do not invent one."""
     code = value.removeprefix(PUBLISHER_TYPES)
     if code in PUBLISHER_TYPE_LABELS:
         node: URIRef | BNode = URIRef(PUBLISHER_TYPES + code)
         _concept(graph, node, PUBLISHER_TYPE_LABELS[code])
     elif _URI.match(value):
-        node = URIRef(value)
-        _concept(graph, node, None)
+        return None
     else:
         node = BNode()
         _concept(graph, node, value)
