@@ -60,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from connector.catalog.harvest.api import bp as harvest_bp
     from connector.ckan_api.api import bp as ckan_bp
     from connector.dsp.api import init_app as init_dsp
+    from connector.dsp.negotiation_api import init_app as init_dsp_negotiation
     from connector.openapi import bp as openapi_bp
     from connector.policies.api import bp as policies_bp
     from connector.staging.api import bp as stagings_bp
@@ -73,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(harvest_bp)
     app.register_blueprint(dcat_export_bp)
     init_dsp(app)  # DSP participants (secrets checked here) and the protocol blueprints
+    init_dsp_negotiation(app)  # contract negotiation: protocol endpoints and /api/v1/negotiations
     app.add_url_rule("/healthz", "health", _health)
     register_error_handlers(app)
     return app

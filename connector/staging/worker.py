@@ -31,10 +31,12 @@ class Worker:
     """Runs maintenance and jobs until ``stop`` is set."""
 
     def __init__(self, session_factory, settings: StagingSettings, *, poll_seconds: float = 2.0,
-                 gc_every: int = 300, name: str | None = None, harvest: Any = None) -> None:
+                 gc_every: int = 300, name: str | None = None, harvest: Any = None,
+                 dsp_delivery: Any = None) -> None:
         self.session_factory = session_factory
         self.settings = settings
         self.harvest = harvest  # HarvestSettings; None: derived from the staging settings
+        self.dsp_delivery = dsp_delivery  # callable sending the DSP outbox (dsp.negotiation_api.deliver)
         self.poll_seconds = poll_seconds
         self.gc_every = gc_every
         self.name = name or worker_name()
@@ -64,6 +66,8 @@ class Worker:
             log.info("job %s: %s", job.id, job.state)
             ran += 1
         self._harvest()
+        if self.dsp_delivery is not None:
+            self.dsp_delivery()
         return ran
 
     def _harvest(self) -> int:

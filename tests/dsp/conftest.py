@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from connector import db
 from connector.app import create_app
 from connector.dsp.messages import message_schemas
 from tests.conftest import dataset_body
@@ -45,7 +47,18 @@ def dsp_config(clean_database: str, tmp_path: Path, **extra: Any) -> dict[str, A
 
 
 @pytest.fixture
-def app(clean_database: str, tmp_path: Path, dsp_env: None):
+def clean_dsp_tables(clean_database: str):
+    """Empty the DSP tables after the test, before the root fixture empties the others."""
+    yield clean_database
+    engine = db.make_engine(clean_database)
+    with engine.begin() as connection:
+        for table in ("dsp_outbox", "dsp_negotiations"):
+            connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608  (fixed table names)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(clean_dsp_tables: str, clean_database: str, tmp_path: Path, dsp_env: None):
     """The application of the root conftest, with our participant id and three participants."""
     application = create_app(dsp_config(clean_database, tmp_path, DSP_PAGE_SIZE=2))
     yield application
@@ -62,7 +75,8 @@ RADAR = bearer(RADAR_TOKEN)
 
 class DspClient:
     """The Flask test client, asserting that every DSP error is an application/json
-    ``CatalogError`` valid against the official schema, and every token error RFC 6749's."""
+    ``CatalogError`` (``ContractNegotiationError`` under ``/negotiations``) valid against the
+    official schema, and every token error RFC 6749's."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -75,7 +89,9 @@ class DspClient:
             if "/oauth/token" in response.request.path:
                 assert isinstance(body["error"], str) and body["error_description"]
             else:
-                assert message_schemas().validate(body, expected="CatalogError") == "CatalogError"
+                expected = "ContractNegotiationError" if "/negotiations" in response.request.path \
+                    else "CatalogError"
+                assert message_schemas().validate(body, expected=expected) == expected
                 assert body["reason"] and all(isinstance(r, str) for r in body["reason"])
         return response
 

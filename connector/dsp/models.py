@@ -1,0 +1,75 @@
+"""Tables of the contract-negotiation protocol: negotiations and the outbox of messages to send.
+
+A :class:`Negotiation` is one DSP contract negotiation, seen from our side: ``pid`` is our
+process id (the ``providerPid`` when we provide, the ``consumerPid`` when we consume),
+``counter_pid`` the other side's. Agreements and access requests are referenced by their
+public ids, not foreign keys: a negotiation outlives neither, and the usage-control tables
+stay unaware of DSP.
+
+An :class:`OutboxMessage` is a message we owe a participant. It is written in the same
+transaction as the state change that calls for it, so a crash in between loses nothing;
+:mod:`connector.dsp.outbox` delivers it, retrying with back-off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from connector.db import Base, JSONDocument, UTCDateTime, utcnow
+
+
+class Negotiation(Base):
+    __tablename__ = "dsp_negotiations"
+    __table_args__ = (UniqueConstraint("participant_id", "role", "counter_pid",
+                                       name="uq_dsp_negotiations_participant_id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)  # our API id
+    pid: Mapped[str] = mapped_column(String(64), unique=True)  # urn:uuid:<uuid>, ours
+    counter_pid: Mapped[str | None] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))
+    participant_id: Mapped[str] = mapped_column(String(512), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    dataset: Mapped[str] = mapped_column(String(512))  # the DSP target (its @id)
+    offer: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # last offer received or sent
+    callback_address: Mapped[str] = mapped_column(String(2048))
+    local_offer_id: Mapped[str | None] = mapped_column(String(36))  # provider: our offer
+    access_request_id: Mapped[str | None] = mapped_column(String(36), index=True)  # provider
+    agreement_id: Mapped[str | None] = mapped_column(String(36))  # provider: our agreement
+    agreement: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)  # as sent or received
+    termination_code: Mapped[str | None] = mapped_column(String(64))
+    termination_reason: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxState:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(Base):
+    __tablename__ = "dsp_outbox"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    negotiation_pk: Mapped[int] = mapped_column(
+        ForeignKey("dsp_negotiations.pk", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[str] = mapped_column(String(512))
+    url: Mapped[str] = mapped_column(String(2048))
+    message: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    negotiation: Mapped[Negotiation] = relationship(lazy="joined")

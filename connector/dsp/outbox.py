@@ -1,0 +1,137 @@
+"""Delivery of the protocol messages we owe participants (the outbox of :mod:`connector.dsp.models`).
+
+:func:`deliver_pending` runs each worker tick and right after a DSP request commits. Messages
+of one negotiation leave in the order they were written. A message is claimed with a lease
+(several workers never send it twice at once), then posted without holding a transaction.
+The peer's answer decides: 2xx sent (the ACK of an initial request tells us the
+``providerPid``); 4xx refused, so the negotiation ends on our side with the peer's reasons;
+no answer or 5xx, tried again after ``2**attempts`` seconds (at most
+:data:`MAX_BACKOFF_SECONDS`) until :data:`MAX_ATTEMPTS`, then ended the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from connector.dsp.client import Answer
+from connector.dsp.messages import InvalidMessage
+from connector.dsp.models import Negotiation, OutboxMessage, OutboxState
+from connector.dsp.negotiation_service import Runtime, sync_decisions
+from connector.dsp.participants import ParticipantUnreachable
+from connector.dsp.states import NEGOTIATION, NegotiationState, Role
+from connector.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 300
+LEASE_SECONDS = 60
+
+
+def _due(uow: UnitOfWork, now: dt.datetime, limit: int) -> list[int]:
+    earlier = aliased(OutboxMessage)
+    blocked = exists(select(earlier.pk).where(earlier.negotiation_pk == OutboxMessage.negotiation_pk,
+                                              earlier.pk < OutboxMessage.pk,
+                                              earlier.state == OutboxState.PENDING))
+    query = (select(OutboxMessage.pk)
+             .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now,
+                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now), ~blocked)
+             .order_by(OutboxMessage.pk).limit(limit))
+    return list(uow.session.scalars(query))
+
+
+def _claim(uow: UnitOfWork, pk: int, now: dt.datetime) -> bool:
+    claimed = uow.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.pk == pk, OutboxMessage.state == OutboxState.PENDING,
+               or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+        .values(lease_until=now + dt.timedelta(seconds=LEASE_SECONDS))
+        .execution_options(synchronize_session=False))
+    uow.commit()
+    return claimed.rowcount == 1
+
+
+def _end_locally(negotiation: Negotiation, code: str, reasons: list[str], now: dt.datetime) -> None:
+    if negotiation.state in NEGOTIATION.terminal:
+        return
+    negotiation.state = NegotiationState.TERMINATED
+    negotiation.termination_code = code
+    negotiation.termination_reason = reasons
+    negotiation.updated_at = now
+
+
+def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None, now: dt.datetime) -> None:
+    with uow:
+        item = uow.session.get(OutboxMessage, pk)
+        negotiation = item.negotiation
+        item.attempts += 1
+        item.lease_until = None
+        kind = item.message["@type"]
+        if answer is not None and answer.ok:
+            item.state, item.sent_at, item.last_error = OutboxState.SENT, now, None
+            if (kind == "ContractRequestMessage" and negotiation.role == Role.CONSUMER
+                    and negotiation.counter_pid is None and isinstance(answer.body, dict)):
+                negotiation.counter_pid = answer.body.get("providerPid")
+        elif answer is not None and 400 <= answer.status < 500:
+            item.state = OutboxState.FAILED
+            item.last_error = f"{answer.status}: " + "; ".join(answer.reasons())
+            _end_locally(negotiation, "refused-by-peer",
+                         [f"{negotiation.participant_id} refused our {kind} ({answer.status})",
+                          *answer.reasons()], now)
+        else:
+            item.last_error = failure or f"answered {answer.status if answer else '-'}"
+            if item.attempts >= MAX_ATTEMPTS:
+                item.state = OutboxState.FAILED
+                _end_locally(negotiation, "peer-unreachable",
+                             [f"{kind} could not be delivered to {negotiation.participant_id} after "
+                              f"{item.attempts} attempts: {item.last_error}"], now)
+            else:
+                delay = min(2 ** item.attempts, MAX_BACKOFF_SECONDS)
+                item.next_attempt_at = now + dt.timedelta(seconds=delay)
+        uow.commit()
+
+
+def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> int:
+    """Send the due messages (after moving negotiations a steward has decided). Returns how many
+    were delivered."""
+    sync_decisions(uow, runtime)
+    delivered = 0
+    while True:
+        now = runtime.clock()
+        with uow:
+            due = _due(uow, now, limit)
+        if not due:
+            return delivered
+        progressed = False
+        for pk in due:
+            with uow:
+                if not _claim(uow, pk, now):
+                    continue
+                item = uow.session.get(OutboxMessage, pk)
+                participant = runtime.participants.get(item.participant_id)
+                url, message = item.url, dict(item.message)
+                expect = "ContractNegotiation" if message["@type"] == "ContractRequestMessage" and \
+                    "providerPid" not in message else None
+            progressed = True
+            answer, failure = None, None
+            if participant is None:
+                gone = f"participant {item.participant_id!r} is no longer configured"
+                answer = Answer(404, {"reason": [gone]})
+            else:
+                try:
+                    answer = runtime.client.post(participant, url, message, expect=expect)
+                except ParticipantUnreachable as exc:
+                    failure = str(exc)
+                except InvalidMessage as exc:
+                    answer = Answer(422, {"reason": [f"the answer breaks the official schema: {exc.reason}"]})
+            _record(uow, pk, answer, failure, runtime.clock())
+            if answer is not None and answer.ok:
+                delivered += 1
+            else:
+                log.warning("DSP %s to %s: %s", message["@type"], url,
+                            failure or f"{answer.status} {answer.reasons()}")
+        if not progressed:
+            return delivered

@@ -1,0 +1,285 @@
+"""Contract negotiation between two instances of the connector (DSP 2025-1), each with its own
+database, served on loopback by werkzeug in threads and configured as each other's
+participant. Our team starts on the consumer's management API; every message that crosses
+is checked against the official schemas, as sent and as answered."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from connector import db
+from connector.app import create_app
+from connector.dsp.client import DspClient
+from connector.dsp.messages import message_schemas
+from connector.dsp.negotiation_api import deliver
+from connector.identity import service as identity
+from connector.uow import UnitOfWork
+from tests.dsp.conftest import OWN_ID, SIMPLE_OFFER, dsp_config
+from tests.dsp.conftest import DspClient as CheckingClient
+from tests.dsp.test_negotiation_provider import PAST
+
+CONSUMER_ID = "urn:connector:consumer"
+PAIR_TOKEN = "pair-shared-token-0123456789abcdef"
+BASE = "/dsp/2025-1"
+CONTEXT = ["https://w3id.org/dspace/2025/1/context.jsonld"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def consumer_database(tmp_path: Path) -> Iterator[str]:
+    """A second, freshly migrated database: a SQLite file, or a PostgreSQL schema."""
+    base = os.environ.get("CONNECTOR_TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite:///{tmp_path / 'consumer.db'}"
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"connector_consumer_{uuid.uuid4().hex[:10]}"
+    admin = db.make_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    parsed = make_url(base)
+    url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class RecordingClient(DspClient):
+    """Our real outbound client, keeping every message sent and every answer got, both checked
+    against the official schemas."""
+
+    def __init__(self, inner: DspClient, log: list[tuple[dict[str, Any], Any]]) -> None:
+        super().__init__(inner.credentials, timeout=inner.timeout, resolver=inner.resolver)
+        self.log = log
+
+    def post(self, participant, url, message, *, expect=None):
+        message_schemas().validate(message)
+        answer = super().post(participant, url, message, expect=expect)
+        if answer.body:
+            message_schemas().validate(answer.body)
+        self.log.append((dict(message), answer.body))
+        return answer
+
+
+@dataclasses.dataclass
+class Pair:
+    provider: Any
+    consumer: Any
+    exchanged: list[tuple[dict[str, Any], Any]]
+    team: dict[str, str]
+
+    def pump(self) -> None:
+        """Deliver both outboxes until neither has anything left to send."""
+        for _ in range(10):
+            if deliver(self.consumer) + deliver(self.provider) == 0:
+                return
+        raise AssertionError("the connectors kept sending")
+
+    def types(self) -> list[str]:
+        return [message["@type"] + (":" + message["eventType"] if "eventType" in message else "")
+                for message, _ in self.exchanged]
+
+
+def _serve(application) -> tuple[Any, threading.Thread]:
+    server = make_server("127.0.0.1", int(application.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]),
+                         application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def app(clean_dsp_tables: str, clean_database: str, consumer_database: str, tmp_path: Path, dsp_env: None,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The provider (the root fixtures' database); ``pair`` adds the consumer."""
+    monkeypatch.setenv("DSP_TEST_PAIR_TOKEN", PAIR_TOKEN)
+    provider_port, consumer_port = _free_port(), _free_port()
+    credential = {"type": "bearer", "token_env": "DSP_TEST_PAIR_TOKEN"}
+    provider = create_app(dsp_config(
+        clean_database, tmp_path / "p", PUBLIC_BASE_URL=f"http://127.0.0.1:{provider_port}",
+        DSP_PARTICIPANTS=[{"id": CONSUMER_ID, "address": f"http://127.0.0.1:{consumer_port}{BASE}",
+                           "project": "cardio", "credential": credential}]))
+    consumer = create_app(dsp_config(
+        consumer_database, tmp_path / "c", PUBLIC_BASE_URL=f"http://127.0.0.1:{consumer_port}",
+        DSP_PARTICIPANT_ID=CONSUMER_ID,
+        DSP_PARTICIPANTS=[{"id": OWN_ID, "address": f"http://127.0.0.1:{provider_port}{BASE}",
+                           "project": "ai-team", "credential": credential}]))
+    exchanged: list[tuple[dict[str, Any], Any]] = []
+    for application in (provider, consumer):
+        context = application.extensions["dsp_negotiation"]
+        context.deliver_inline = False
+        context.runtime = dataclasses.replace(context.runtime,
+                                              client=RecordingClient(context.runtime.client, exchanged))
+    provider.extensions["pair"] = (consumer, exchanged)
+    servers = [_serve(provider), _serve(consumer)]
+    yield provider
+    for server, thread in servers:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    for application in (provider, consumer):
+        application.extensions["connector"].engine.dispose()
+
+
+@pytest.fixture
+def pair(app, actors) -> Pair:
+    consumer, exchanged = app.extensions["pair"]
+    unit = UnitOfWork(consumer.extensions["connector"].session_factory)
+    identity.create_organisation(unit, "lab", "Imaging Lab")
+    identity.create_project(unit, "ai-team", "lab")
+    _, alice = identity.create_user(unit, "alice", "member", projects=("ai-team",))
+    return Pair(app, consumer, exchanged, {"alice": alice})
+
+
+def _team(pair: Pair) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair.team['alice']}"}
+
+
+def _negotiate(pair: Pair, register, offer_body: dict[str, Any], *, by_id: bool = True) -> dict[str, Any]:
+    dataset = register(offer_body, accessRights="PUBLIC")
+    target = f"urn:uuid:{dataset['id']}"
+    offer: Any = f"urn:uuid:{dataset['offers'][0]['id']}"
+    if not by_id:
+        remote = pair.consumer.extensions["dsp_negotiation"].runtime.client.dataset(
+            pair.consumer.extensions["dsp"].participants.get(OWN_ID), target)
+        offer = remote["hasPolicy"][0]
+    response = pair.consumer.test_client().post(
+        "/api/v1/negotiations", headers=_team(pair),
+        json={"participant": OWN_ID, "dataset": target, "offer": offer, "project": "ai-team"})
+    assert response.status_code == 201, response.get_json()
+    started = response.get_json()
+    assert started["state"] == "REQUESTED" and started["role"] == "consumer"
+    return started
+
+
+def _consumer_view(pair: Pair, negotiation_id: str) -> dict[str, Any]:
+    response = pair.consumer.test_client().get(f"/api/v1/negotiations/{negotiation_id}", headers=_team(pair))
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def _provider_view(client, actors, consumer_pid: str) -> dict[str, Any]:
+    items = client.get("/api/v1/negotiations?role=provider", headers=actors.headers("steward")).get_json()
+    (found,) = [item for item in items["items"] if item["consumerPid"] == consumer_pid]
+    return found
+
+
+def test_cn_c_01_negotiation_from_our_team_reaches_finalized_on_both_sides(pair, register, client, actors):
+    started = _negotiate(pair, register, SIMPLE_OFFER)
+    pair.pump()
+    ours = _consumer_view(pair, started["id"])
+    assert ours["state"] == "FINALIZED"
+    theirs = _provider_view(client, actors, ours["consumerPid"])
+    assert theirs["state"] == "FINALIZED" and theirs["providerPid"] == ours["providerPid"]
+    assert ours["agreement"]["@id"] == f"urn:uuid:{theirs['localAgreement']}"
+    assert ours["agreement"]["assignee"] == CONSUMER_ID and ours["agreement"]["assigner"] == OWN_ID
+    assert pair.types() == ["ContractRequestMessage", "ContractAgreementMessage",
+                            "ContractAgreementVerificationMessage",
+                            "ContractNegotiationEventMessage:FINALIZED"]
+    initial_ack = pair.exchanged[0][1]
+    assert initial_ack["@type"] == "ContractNegotiation" and initial_ack["state"] == "REQUESTED"
+    agreement = client.get(f"/api/v1/agreements/{theirs['localAgreement']}",
+                           headers=actors.headers("steward"))
+    assert agreement.status_code == 200 and agreement.get_json()["project"] == "cardio"
+
+
+def test_cn_c_01_the_full_remote_offer_is_accepted_as_the_catalog_returned_it(pair, register):
+    started = _negotiate(pair, register, SIMPLE_OFFER, by_id=False)
+    pair.pump()
+    assert _consumer_view(pair, started["id"])["state"] == "FINALIZED"
+
+
+def test_cn_c_02_a_denied_negotiation_ends_terminated_with_the_evaluators_reason(pair, register):
+    started = _negotiate(pair, register, PAST)
+    pair.pump()
+    ours = _consumer_view(pair, started["id"])
+    assert ours["state"] == "TERMINATED"
+    assert ours["termination"]["code"] == "policy-denied"
+    assert any("2020-01-01" in reason for reason in ours["termination"]["reason"])
+    assert pair.types() == ["ContractRequestMessage", "ContractNegotiationTerminationMessage"]
+
+
+def test_cn_c_02_termination_by_the_consumer_team_reaches_the_provider(pair, register, client, actors):
+    started = _negotiate(pair, register, {**SIMPLE_OFFER, "approval": "steward"})
+    pair.pump()
+    assert _consumer_view(pair, started["id"])["state"] == "REQUESTED"
+    answer = pair.consumer.test_client().post(f"/api/v1/negotiations/{started['id']}/terminate",
+                                              json={"reason": "found the data elsewhere"},
+                                              headers=_team(pair))
+    assert answer.status_code == 200 and answer.get_json()["state"] == "TERMINATED"
+    pair.pump()
+    theirs = _provider_view(client, actors, started["consumerPid"])
+    assert theirs["state"] == "TERMINATED" and theirs["termination"]["reason"] == ["found the data elsewhere"]
+
+
+def test_cn_c_03_finalized_before_the_agreement_is_refused_by_the_consumer(pair, register):
+    started = _negotiate(pair, register, {**SIMPLE_OFFER, "approval": "steward"})
+    pair.pump()
+    ours = _consumer_view(pair, started["id"])
+    checked = CheckingClient(pair.consumer.test_client())
+    body = {"@context": CONTEXT, "@type": "ContractNegotiationEventMessage", "eventType": "FINALIZED",
+            "providerPid": ours["providerPid"], "consumerPid": ours["consumerPid"]}
+    response = checked.post(f"{BASE}/callback/negotiations/{ours['consumerPid']}/events", json=body,
+                            headers={"Authorization": f"Bearer {PAIR_TOKEN}"})
+    assert response.status_code == 400
+    assert response.get_json()["consumerPid"] == ours["consumerPid"]
+    assert _consumer_view(pair, started["id"])["state"] == "REQUESTED"
+
+
+def test_another_team_does_not_see_our_negotiation(pair, register):
+    started = _negotiate(pair, register, SIMPLE_OFFER)
+    unit = UnitOfWork(pair.consumer.extensions["connector"].session_factory)
+    identity.create_project(unit, "other-team", "lab")
+    _, carol = identity.create_user(unit, "carol", "member", projects=("other-team",))
+    response = pair.consumer.test_client().get(f"/api/v1/negotiations/{started['id']}",
+                                               headers={"Authorization": f"Bearer {carol}"})
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+def test_cn_c_01_with_inline_delivery_the_negotiation_finalizes_without_a_worker(pair, register):
+    for application in (pair.provider, pair.consumer):
+        application.extensions["dsp_negotiation"].deliver_inline = True
+    dataset = register(SIMPLE_OFFER, accessRights="PUBLIC")
+    body = json.dumps({"participant": OWN_ID, "dataset": f"urn:uuid:{dataset['id']}",
+                       "offer": f"urn:uuid:{dataset['offers'][0]['id']}", "project": "ai-team"}).encode()
+    url = pair.consumer.config["PUBLIC_BASE_URL"] + "/api/v1/negotiations"
+    headers = {**_team(pair), "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (loopback)
+        assert response.status == 201
+        started = json.loads(response.read())
+    deadline = time.monotonic() + 20
+    while _consumer_view(pair, started["id"])["state"] != "FINALIZED":
+        assert time.monotonic() < deadline, _consumer_view(pair, started["id"])
+        time.sleep(0.1)
+    assert pair.types()[-1] == "ContractNegotiationEventMessage:FINALIZED"
