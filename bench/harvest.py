@@ -8,7 +8,8 @@ hash, mime type), ckanext-dcat scheming fields on a third of them (identifier, t
 temporal coverage, contact). Package *i* is the same in every run. The connector harvests the
 portal into a fresh database (SQLite by default, PostgreSQL with ``--backend postgresql``)
 through ``connector.catalog.harvest.service`` exactly as the worker does: HTTP fetch, mapping,
-schema validation, ``register_dataset`` per record, per-record results.
+schema validation, new records registered a chunk at a time (``register_datasets``), per-record
+results.
 
 Each repetition runs in a child process (so its peak RSS is its own) after a quiet-machine
 check (other processes below ``--quiet-cpus`` CPUs, waiting at most ``--quiet-wait`` s in all).

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from connector.catalog.dcat import facet_token
 from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
-from connector.catalog.search import index_for
+from connector.catalog.search import SqliteFtsIndex, index_for
 
 
 class DatasetRepository:
@@ -21,6 +22,44 @@ class DatasetRepository:
 
     def get_by_identifier(self, identifier: str) -> Dataset | None:
         return self.session.scalar(select(Dataset).where(Dataset.identifier == identifier))
+
+    def ids_by_identifier(self, identifiers: Iterable[str]) -> dict[str, str]:
+        """identifier -> dataset id, for those of ``identifiers`` already taken (one query)."""
+        wanted = sorted(set(identifiers))
+        if not wanted:
+            return {}
+        return dict(self.session.execute(
+            select(Dataset.identifier, Dataset.id).where(Dataset.identifier.in_(wanted))).all())
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Insert dataset rows (multi-row INSERT ... RETURNING); their pks by dataset id."""
+        # Keyed by id rather than in parameter order: asking for that order makes SQLAlchemy
+        # send one statement per row on SQLite.
+        return dict(self.session.execute(insert(Dataset).returning(Dataset.id, Dataset.pk), list(rows)).all())
+
+    def insert_versions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert version rows (DatasetVersion columns) in one executemany."""
+        self.session.execute(insert(DatasetVersion), list(rows))
+
+    def index_new(self, entries: Iterable[tuple[int, Iterable[tuple[str, str]], str]]) -> None:
+        """The facet rows and full-text entries of datasets that have none yet, from
+        (pk, facets, text) as :meth:`replace_index` takes them, in one executemany each."""
+        facet_rows, bodies = [], []
+        for pk, facets, words in entries:
+            pairs = list(facets)
+            facet_rows.extend({"dataset_pk": pk, "facet": f, "value": v} for f, v in pairs)
+            bodies.append({"pk": pk, "body": " ".join([words, *(facet_token(f, v) for f, v in pairs)])})
+        if facet_rows:
+            self.session.execute(insert(DatasetFacet), facet_rows)
+        if not bodies:
+            return
+        # the statements of SqliteFtsIndex.replace / PostgresIndex.replace, for new rows at once
+        if isinstance(index_for(self.session), SqliteFtsIndex):
+            statement = text("INSERT INTO dataset_search(rowid, body) VALUES (:pk, :body)")
+        else:
+            statement = text("INSERT INTO dataset_search (dataset_pk, body) "
+                             "VALUES (:pk, to_tsvector('simple', :body))")
+        self.session.execute(statement, bodies)
 
     def add(self, dataset: Dataset) -> None:
         self.session.add(dataset)

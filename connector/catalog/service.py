@@ -7,10 +7,11 @@ Documents arrive schema-valid (the caller validated them against ``dataset``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connector import audit
@@ -98,6 +99,21 @@ def _store_version(
     return version
 
 
+def _new_dataset_fields(document: dict[str, Any], org: Organisation, now: Any) -> dict[str, Any]:
+    """The columns of a new dataset record (version 1) holding ``document``."""
+    return {
+        "id": str(uuid.uuid4()),
+        "identifier": document["identifier"],
+        "organisation_id": org.id,
+        "state": DatasetState.ACTIVE,
+        "version": 1,
+        "access_rights": document["accessRights"],
+        "title": dcat.preferred_text(document["title"]).casefold()[:500],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]) -> DatasetView:
     """Register a new dataset as version 1.
 
@@ -110,25 +126,67 @@ def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]
         document.setdefault("identifier", str(uuid.uuid4()))
         if uow.datasets.get_by_identifier(document["identifier"]) is not None:
             raise Conflict(f"a dataset with identifier {document['identifier']!r} exists already")
-        now = utcnow()
-        dataset = Dataset(
-            id=str(uuid.uuid4()),
-            identifier=document["identifier"],
-            organisation_id=org.id,
-            organisation=org,
-            state=DatasetState.ACTIVE,
-            version=1,
-            access_rights=document["accessRights"],
-            title=dcat.preferred_text(document["title"]).casefold()[:500],
-            created_at=now,
-            updated_at=now,
-        )
+        dataset = Dataset(**_new_dataset_fields(document, org, utcnow()), organisation=org)
         uow.datasets.add(dataset)
         version = _store_version(uow, principal, dataset, document)
         audit.record(uow.session, principal, "dataset.register", "dataset", dataset.id,
                      after_version=1)
         uow.commit()
         return _view(dataset, version)
+
+
+def register_datasets(
+    uow: UnitOfWork, principal: Principal, organisation: Organisation, bodies: Sequence[dict[str, Any]]
+) -> list[DatasetView]:
+    """Register many new datasets of ``organisation`` as version 1 with one insert per table:
+    the same datasets, versions, facet rows, full-text entries and audit events as
+    :func:`register_dataset` called per body, in the order given (for harvest chunks).
+
+    All or nothing: Forbidden (not a steward of ``organisation``), Conflict (a body names
+    another organisation, or an identifier is taken or given twice) before anything is written;
+    a database error (a concurrent writer took an identifier) propagates and the caller's
+    transaction or savepoint is to be rolled back.
+    """
+    if not principal.stewards(organisation.id):
+        raise Forbidden("only a steward of the owning organisation may register its datasets")
+    with uow:
+        documents = []
+        for body in bodies:
+            if body.get("organisation") not in (None, organisation.slug):
+                raise Conflict(f"a body names organisation {body['organisation']!r}, "
+                               f"not {organisation.slug!r}")
+            document = dcat.normalise(body)
+            document.setdefault("identifier", str(uuid.uuid4()))
+            documents.append(document)
+        identifiers = [d["identifier"] for d in documents]
+        if len(set(identifiers)) != len(identifiers):
+            raise Conflict("an identifier is given twice in one batch")
+        taken = uow.datasets.ids_by_identifier(identifiers)
+        if taken:
+            identifier = next(iter(sorted(taken)))
+            raise Conflict(f"a dataset with identifier {identifier!r} exists already")
+        now = utcnow()
+        rows = [_new_dataset_fields(document, organisation, now) for document in documents]
+        pk_of = uow.datasets.insert_many(rows)
+        pks = [pk_of[row["id"]] for row in rows]
+        uow.datasets.insert_versions([
+            {"dataset_pk": pk, "version": 1, "document": document,
+             "content_hash": dcat.content_hash(document), "created_by": principal.name, "created_at": now}
+            for pk, document in zip(pks, documents, strict=True)])
+        uow.datasets.index_new(
+            (pk, dcat.facet_values(document, organisation.slug), dcat.search_text(document))
+            for pk, document in zip(pks, documents, strict=True))
+        # the rows audit.record writes for each, in one executemany
+        uow.session.execute(insert(audit.AuditEvent), [
+            {"actor_id": getattr(principal, "id", None),
+             "actor": getattr(principal, "name", None) or "operator", "action": "dataset.register",
+             "object_type": "dataset", "object_id": row["id"],
+             "before_version": None, "after_version": 1, "detail": None} for row in rows])
+        uow.commit()
+        return [DatasetView(id=row["id"], identifier=row["identifier"], version=1, latest_version=1,
+                            state=row["state"], organisation=organisation.slug, created=now, updated=now,
+                            document=document)
+                for row, document in zip(rows, documents, strict=True)]
 
 
 def update_dataset(

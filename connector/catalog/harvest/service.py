@@ -8,7 +8,7 @@ organisation, so versions, the search index and the audit log behave as for a st
 Rules of a run:
 
 * every record gets one outcome (created, updated, unchanged, withdrawn, failed + reason);
-  one bad record never stops the run (each record runs in its own savepoint);
+  one bad record never stops the run (it fails alone: see below);
 * a :class:`~connector.catalog.harvest.records.PageError` stops the run: ``partial`` when
   something was imported, else ``failed``; what was imported stays; nothing is withdrawn;
 * only a complete listing withdraws the datasets of this source that it no longer lists
@@ -17,8 +17,10 @@ Rules of a run:
 * incremental: the harvester gets ``since``, the newest change stamp of the last complete run;
 * a run whose worker stopped (lease ran out) is marked failed with the reason.
 
-Records are committed in chunks (``HarvestSettings.chunk``), with a savepoint per record: a
-commit per record costs more than the record itself on SQLite.
+Records are committed in chunks (``HarvestSettings.chunk``): a commit per record costs more
+than the record itself on SQLite. In a chunk, updates go one by one in a savepoint each; new
+records that pass the schema and whose identifier is free are registered together
+(``register_datasets``, one insert per table), and if that batch fails they go one by one too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.adapters.errors import SourceRefused, TerminalSourceError, TransientSourceError
 from connector.adapters.safety import Allowlist, check_url
@@ -412,12 +415,10 @@ def _import_all(batch: _BatchUnitOfWork, state: _Run, records: Iterator[RemoteRe
         with batch:
             session = batch.session
             _renew_lease(batch, state)
-            links = {link.remote_id: link for link in session.scalars(select(HarvestLink).where(
-                HarvestLink.source_pk == state.source.pk,
-                HarvestLink.remote_id.in_({r.remote_id[:1024] for r in chunk})))}
+            links = _links(batch, state, {r.remote_id[:1024] for r in chunk})
             results, seen = [], []
-            for record in chunk:
-                outcome, dataset_id, reason = _import_one(batch, state, schemas, record, links)
+            for record, (outcome, dataset_id, reason) in zip(
+                    chunk, _import_chunk(batch, state, schemas, chunk, links), strict=True):
                 state.counts[outcome] += 1
                 results.append({"run_pk": state.run_pk, "remote_id": record.remote_id[:1024],
                                 "outcome": outcome, "dataset_id": dataset_id, "reason": reason})
@@ -450,6 +451,119 @@ def _renew_lease(batch: _BatchUnitOfWork, state: _Run) -> None:
         raise _LeaseLost()
 
 
+def _links(batch: _BatchUnitOfWork, state: _Run, remote_ids: set[str]) -> dict[str, HarvestLink]:
+    """The links of these remote ids, with their datasets loaded into the session (one query
+    each), so that the records of a chunk look up neither."""
+    links = {link.remote_id: link for link in batch.session.scalars(select(HarvestLink).where(
+        HarvestLink.source_pk == state.source.pk, HarvestLink.remote_id.in_(remote_ids)))}
+    if links:
+        list(batch.session.scalars(select(Dataset).where(
+            Dataset.pk.in_({link.dataset_pk for link in links.values()}))))
+    return links
+
+
+def _document(state: _Run, record: RemoteRecord) -> dict[str, Any]:
+    """The record's document as this source registers it."""
+    document = dict(record.document or {})
+    document.pop("organisation", None)
+    document["dataSpace"] = state.source.name[:512]
+    return document
+
+
+def _schema_failure(schemas: Any, document: dict[str, Any]) -> str | None:
+    """Why ``document`` is not a valid dataset (its first five errors), or None."""
+    if schemas.is_valid("dataset", document):
+        return None
+    errors = sorted(schemas.iter_errors("dataset", document), key=lambda e: list(e.absolute_path))
+    return "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+
+
+def _taken_reason(identifier: str, dataset_id: str) -> str:
+    return (f"identifier {identifier!r} is used by dataset {dataset_id}, "
+            "which was not harvested from this record of this source")
+
+
+Result = tuple[str, str | None, str | None]
+
+
+def _import_chunk(batch: _BatchUnitOfWork, state: _Run, schemas: Any, chunk: list[RemoteRecord],
+                  links: dict[str, HarvestLink]) -> list[Result]:
+    """The outcome of each record of a chunk, in order. New records that pass validation and
+    whose identifier is free are registered together (``catalog.register_datasets``); the
+    others, and all of them when that batch fails, go record by record (:func:`_import_one`)."""
+    outcomes: list[Result | None] = [None] * len(chunk)
+    fresh: dict[int, dict[str, Any]] = {}  # position -> document, for the batch
+    later: list[int] = []  # after the batch, one by one (a second record of a remote id...)
+    remote_ids: set[str] = set()
+    identifiers: set[str] = set()
+    for position, record in enumerate(chunk):
+        remote_id = record.remote_id[:1024]
+        if remote_id in remote_ids:
+            later.append(position)
+            continue
+        if remote_id in links or record.error or record.seen_only or record.document is None:
+            outcomes[position] = _import_one(batch, state, schemas, record, links)
+            continue
+        document = _document(state, record)
+        failure = _schema_failure(schemas, document)
+        if failure is not None:
+            outcomes[position] = (Outcome.FAILED, None, failure)
+            continue
+        identifier = document.get("identifier")
+        if identifier in identifiers:
+            later.append(position)
+            continue
+        remote_ids.add(remote_id)
+        if identifier is not None:
+            identifiers.add(identifier)
+        fresh[position] = document
+    taken = batch.datasets.ids_by_identifier(identifiers)
+    for position, document in list(fresh.items()):
+        if document.get("identifier") in taken:
+            del fresh[position]
+            outcomes[position] = (Outcome.FAILED, None,
+                                  _taken_reason(document["identifier"], taken[document["identifier"]]))
+    if fresh:
+        created = _register_batch(batch, state, chunk, fresh)
+        if created is None:
+            later.extend(fresh)
+        else:
+            for position, dataset_id in created.items():
+                outcomes[position] = (Outcome.CREATED, dataset_id, chunk[position].note)
+    if later:
+        links.update(_links(batch, state, {chunk[p].remote_id[:1024] for p in later}))
+        for position in sorted(later):
+            outcomes[position] = _import_one(batch, state, schemas, chunk[position], links)
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def _register_batch(batch: _BatchUnitOfWork, state: _Run, chunk: list[RemoteRecord],
+                    fresh: dict[int, dict[str, Any]]) -> dict[int, str] | None:
+    """Register the new records at once, with their links: position -> dataset id; None when
+    the batch failed (rolled back; its records are then imported one by one)."""
+    session = batch.session
+    savepoint = session.begin_nested()
+    try:
+        organisation = session.get(Organisation, state.source.organisation_id)
+        if organisation is None:
+            raise NotFound("the organisation of the source is gone")
+        views = catalog.register_datasets(batch, state.principal, organisation, list(fresh.values()))
+        ids = [view.id for view in views]
+        pks = dict(session.execute(select(Dataset.id, Dataset.pk).where(Dataset.id.in_(ids))).all())
+        session.execute(insert(HarvestLink), [
+            {"source_pk": state.source.pk, "remote_id": chunk[position].remote_id[:1024],
+             "dataset_pk": pks[dataset_id], "modified": chunk[position].modified, "seen_run_pk": state.run_pk}
+            for position, dataset_id in zip(fresh, ids, strict=True)])
+        savepoint.commit()
+    except (ConnectorError, SQLAlchemyError) as exc:
+        savepoint.rollback()
+        log.info("harvest run %s: a batch of %d new records failed (%s); importing them one by one",
+                 state.run_id, len(fresh), exc)
+        return None
+    return dict(zip(fresh, ids, strict=True))
+
+
 def _import_one(batch: _BatchUnitOfWork, state: _Run, schemas: Any, record: RemoteRecord,
                 links: dict[str, HarvestLink]) -> tuple[str, str | None, str | None]:
     """(outcome, dataset id, reason) of one record; never raises for the record's own faults."""
@@ -463,12 +577,10 @@ def _import_one(batch: _BatchUnitOfWork, state: _Run, schemas: Any, record: Remo
             return Outcome.FAILED, None, ("listed as unchanged since the last complete run, but not in "
                                           "the catalog (it failed before): a full run imports it")
         return Outcome.UNCHANGED, dataset_id, None
-    document = dict(record.document)
-    document.pop("organisation", None)
-    document["dataSpace"] = state.source.name[:512]
-    errors = sorted(schemas.iter_errors("dataset", document), key=lambda e: list(e.absolute_path))
-    if errors:
-        return Outcome.FAILED, dataset_id, "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+    document = _document(state, record)
+    failure = _schema_failure(schemas, document)
+    if failure is not None:
+        return Outcome.FAILED, dataset_id, failure
     savepoint = batch.session.begin_nested()
     try:
         if dataset is not None:
@@ -484,8 +596,7 @@ def _import_one(batch: _BatchUnitOfWork, state: _Run, schemas: Any, record: Remo
                 taken = batch.datasets.get_by_identifier(document.get("identifier", ""))
                 if taken is None:
                     raise
-                raise Conflict(f"identifier {document['identifier']!r} is used by dataset {taken.id}, "
-                               "which was not harvested from this record of this source") from None
+                raise Conflict(_taken_reason(document["identifier"], taken.id)) from None
             created = batch.datasets.get(view.id)
             assert created is not None
             new_link = HarvestLink(source_pk=state.source.pk, remote_id=record.remote_id[:1024],
