@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, overload
 
 from flask import Response, current_app, g, request
 
-from connector.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from connector.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from connector.identity import service as identity
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
@@ -105,3 +106,23 @@ def json_response(document: Any, status: int = 200, headers: dict[str, str] | No
                   mimetype: str = "application/json") -> Response:
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return Response(body, status=status, headers=headers, mimetype=mimetype)
+
+
+@overload
+def int_arg(name: str, default: int, maximum: int, *, minimum: int = 1) -> int: ...
+@overload
+def int_arg(name: str, default: None, maximum: int, *, minimum: int = 1) -> int | None: ...
+
+
+def int_arg(name: str, default: int | None, maximum: int, *, minimum: int = 1) -> int | None:
+    """The query parameter ``name`` as a whole number from ``minimum`` to ``maximum``
+    (``default`` when absent); otherwise a 422 naming it. Only ASCII digits count, and no more
+    of them than ``maximum`` has, so "²" or a 10**30-size number never reaches ``int()``."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    digits = len(str(maximum))
+    if not re.fullmatch(f"[0-9]{{1,{digits}}}", raw) or not minimum <= int(raw) <= maximum:
+        raise ValidationFailed([{"path": f"$.{name}",
+                                 "message": f"{name} must be a whole number from {minimum} to {maximum}"}])
+    return int(raw)

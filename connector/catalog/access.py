@@ -2,7 +2,9 @@
 
 Visibility follows ``accessRights`` (EU access-right vocabulary):
 
-* PUBLIC: every authenticated caller;
+* PUBLIC: every caller, anonymous ones included: the public catalog endpoints (``/catalog``,
+  ``/datasets/<id>`` RDF, ``/api/3/action``) serve PUBLIC datasets without a token, as
+  :data:`~connector.identity.principal.ANONYMOUS`; the ``/api/v1`` API still requires one;
 * RESTRICTED: the owning organisation's stewards and the members of its projects;
 * NON_PUBLIC: the owning organisation's stewards;
 * admins see everything.

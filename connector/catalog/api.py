@@ -8,7 +8,7 @@ from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
 from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery
 from connector.errors import ValidationFailed
-from connector.http import json_body, json_response, principal, uow, validate
+from connector.http import int_arg, json_body, json_response, principal, uow, validate
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
@@ -59,16 +59,6 @@ def get_version(dataset_id: str, number: int):
     return json_response(serialize.dataset(view))
 
 
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationFailed([{"path": f"$.{name}",
-                                 "message": f"{name} must be a whole number from 1 to {maximum}"}])
-    return int(raw)
-
-
 SEARCH_PARAMS = {"q", "limit", "cursor", "sort", "facets", *FACETS}
 
 
@@ -99,7 +89,7 @@ def search_datasets():
         text=request.args.get("q", ""),
         filters={facet: request.args.getlist(facet) for facet in FACETS if facet in request.args},
         sort=sort,
-        limit=_int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
+        limit=int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
         cursor=request.args.get("cursor") or None,
         facet_fields=_facet_fields(),
     )

@@ -21,6 +21,31 @@ ACCESS_RIGHT_AUTHORITY = "http://publications.europa.eu/resource/authority/acces
 FILE_TYPE_AUTHORITY = "http://publications.europa.eu/resource/authority/file-type/"
 LICENCE_AUTHORITY = "http://publications.europa.eu/resource/authority/licence/"
 
+#: The EU data-theme codes the ``theme`` schema accepts, with the authority table's English
+#: labels (the export's ``skos:prefLabel``). ``tests/unit/test_schemas.py`` holds
+#: schemas/dcat.schema.json to exactly these codes.
+THEME_LABELS = {
+    "AGRI": "Agriculture, fisheries, forestry and food", "ECON": "Economy and finance",
+    "EDUC": "Education, culture and sport", "ENER": "Energy", "ENVI": "Environment",
+    "GOVE": "Government and public sector", "HEAL": "Health", "INTR": "International issues",
+    "JUST": "Justice, legal system and public safety", "OP_DATPRO": "Provisional data",
+    "REGI": "Regions and cities", "SOCI": "Population and society", "TECH": "Science and technology",
+    "TRAN": "Transport",
+}
+THEME_CODES = tuple(THEME_LABELS)
+#: The EU access-right codes, with their English labels.
+ACCESS_RIGHT_LABELS = {"PUBLIC": "public", "RESTRICTED": "restricted", "NON_PUBLIC": "non-public"}
+ACCESS_RIGHT_CODES = tuple(ACCESS_RIGHT_LABELS)
+#: A theme or access-right code, or its authority URI; group 1 is the code.
+THEME = re.compile(f"^(?:{re.escape(THEME_AUTHORITY)})?({'|'.join(THEME_CODES)})$")
+ACCESS_RIGHT = re.compile(f"^(?:{re.escape(ACCESS_RIGHT_AUTHORITY)})?({'|'.join(ACCESS_RIGHT_CODES)})$")
+#: A media type as the schema accepts it: RFC 6838 restricted names, lower case, without the
+#: ``^`` RFC 6838 allows (it may not appear raw in an IRI, RFC 3987).
+MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&_.+-]+/[a-z0-9!#$&_.+-]+$")
+#: An e-mail address (the WHATWG HTML "valid e-mail address"), optionally as a ``mailto:`` URI.
+EMAIL = re.compile(r"^(?:mailto:)?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"
+                   r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
 #: Facets searched and counted, with the dataset property each comes from (``quality`` is the
 #: metadata-quality rating of :mod:`connector.catalog.quality`; ``license`` the licence, as its
 #: EU authority code when it has one).

@@ -8,21 +8,24 @@ datasets only; with one, what the catalog lets that caller see.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 
 from connector.catalog import export, rdf_export
 from connector.catalog.rdf_export import FORMATS, CatalogInfo, ExportedDataset, PageLinks
 from connector.catalog.service import DatasetView
 from connector.config import CATALOG_MAX_PAGE_SIZE
 from connector.errors import ConnectorError, ValidationFailed
-from connector.http import principal, uow
-from connector.identity.principal import Principal
+from connector.http import int_arg, principal, uow
+from connector.identity.principal import ANONYMOUS, Principal
 from connector.policies.operands import parse_datetime
 
 bp = Blueprint("dcat_export", __name__)
+log = logging.getLogger(__name__)
 
 _FORMAT = "<any(" + ", ".join(FORMATS) + "):fmt>"
 _BY_MEDIA_TYPE = {f.media_type: ext for ext, f in FORMATS.items()}
@@ -33,10 +36,19 @@ class NotAcceptable(ConnectorError):
     status, code, title = 406, "not-acceptable", "Not acceptable"
 
 
+@bp.record_once
+def _warn_without_public_base_url(state: BlueprintSetupState) -> None:
+    """Once per application: without PUBLIC_BASE_URL, published URIs follow the Host header."""
+    if not state.app.config.get("PUBLIC_BASE_URL") and not state.app.config.get("TESTING"):
+        log.warning("PUBLIC_BASE_URL is not set: the DCAT catalog, the CKAN API and the DSP endpoints "
+                    "build the URIs they publish from each request's Host header; set it in production "
+                    "(docs/operations.md)")
+
+
 def _caller() -> Principal:
     """The bearer token's principal (401 for a bad token); anonymous without a token."""
     if not request.headers.get("Authorization"):
-        return export.ANONYMOUS
+        return ANONYMOUS
     return principal()
 
 
@@ -66,16 +78,6 @@ def _exported(view: DatasetView) -> ExportedDataset:
     return ExportedDataset(view.id, view.version, view.document)
 
 
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationFailed([{"path": f"$.{name}",
-                                 "message": f"{name} must be a whole number from 1 to {maximum}"}])
-    return int(raw)
-
-
 def _modified_since() -> dt.datetime | None:
     raw = request.args.get("modified_since")
     if raw is None:
@@ -94,8 +96,8 @@ def _catalog(fmt: str, path: str, negotiated: bool) -> Response:
         raise ValidationFailed([{"path": f"$.{name}", "message": "unknown query parameter"}
                                 for name in unknown])
     config = current_app.config
-    per_page = _int_arg("per_page", config["CATALOG_PAGE_SIZE"], CATALOG_MAX_PAGE_SIZE)
-    page_number = _int_arg("page", 1, 10**9)
+    per_page = int_arg("per_page", config["CATALOG_PAGE_SIZE"], CATALOG_MAX_PAGE_SIZE)
+    page_number = int_arg("page", 1, 10**9)
     result = export.export_page(uow(), _caller(), page_number, per_page, _modified_since())
     base = _base_url()
     kept = {k: request.args[k] for k in ("per_page", "modified_since") if k in request.args}

@@ -12,12 +12,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS as DCT
 from rdflib.namespace import FOAF, RDF, SKOS, XSD
 
-from connector.catalog.dcat import ACCESS_RIGHT_AUTHORITY, FILE_TYPE_AUTHORITY, THEME_AUTHORITY
+from connector.catalog.dcat import (
+    ACCESS_RIGHT_AUTHORITY,
+    ACCESS_RIGHT_LABELS,
+    EMAIL,
+    FILE_TYPE_AUTHORITY,
+    MEDIA_TYPE,
+    THEME_AUTHORITY,
+    THEME_LABELS,
+)
 
 # rdflib's own DCAT namespace predates DCAT 3 (it warns on dcat:version); the others have no
 # term named like a str method, so plain namespaces are safe.
@@ -36,17 +45,8 @@ IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 THEME_SCHEME = URIRef(THEME_AUTHORITY.rstrip("/"))
 PUBLISHER_TYPES = "http://purl.org/adms/publishertype/"
 
-# English labels of the EU vocabularies we emit as skos:Concept (the shapes require a
-# skos:prefLabel); taken from the Publications Office authority tables and ADMS.
-THEME_LABELS = {
-    "AGRI": "Agriculture, fisheries, forestry and food", "ECON": "Economy and finance",
-    "EDUC": "Education, culture and sport", "ENER": "Energy", "ENVI": "Environment",
-    "GOVE": "Government and public sector", "HEAL": "Health", "INTR": "International issues",
-    "JUST": "Justice, legal system and public safety", "OP_DATPRO": "Provisional data",
-    "REGI": "Regions and cities", "SOCI": "Population and society", "TECH": "Science and technology",
-    "TRAN": "Transport",
-}
-ACCESS_RIGHT_LABELS = {"PUBLIC": "public", "RESTRICTED": "restricted", "NON_PUBLIC": "non-public"}
+# English labels of the ADMS publisher types we emit as skos:Concept (the shapes require a
+# skos:prefLabel); the theme and access-right labels live in connector.catalog.dcat.
 PUBLISHER_TYPE_LABELS = {
     "Academia-ScientificOrganisation": "Academia/Scientific organisation",
     "Company": "Company", "IndustryConsortium": "Industry consortium",
@@ -58,7 +58,30 @@ PUBLISHER_TYPE_LABELS = {
 }
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+# Characters RFC 3987 keeps out of an IRI (space, controls, <>"{}|\^`): rdflib's Turtle and
+# N-Triples writers refuse them, so such a value never becomes a URIRef.
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# RFC 6068: an address's characters other than these (and unreserved ones) are percent-encoded.
+_MAILTO_SAFE = "!$'()*+,;:@"
+
+
+def iri(value: str) -> URIRef | None:
+    """``value`` as a URIRef when it is an absolute IRI every serialiser can write (a scheme,
+    nothing RFC 3987 excludes); None otherwise, and the caller falls back to a label or leaves
+    the value out (docs/dcat-export.md). Every URI taken from a document goes through here."""
+    if _URI.match(value) and not _NOT_IN_IRI.search(value):
+        return URIRef(value)
+    return None
+
+
+def mailto(address: str) -> URIRef | None:
+    """The ``mailto:`` IRI of an e-mail address (RFC 6068: the local part's characters outside
+    an IRI percent-encoded), or None when it is no address (:data:`dcat.EMAIL`)."""
+    if not EMAIL.match(address):
+        return None
+    local, _, domain = address.removeprefix("mailto:").rpartition("@")
+    return iri(f"mailto:{quote(local, safe=_MAILTO_SAFE)}@{domain}")
 
 
 @dataclass(frozen=True)
@@ -194,7 +217,7 @@ def add_dataset(graph: Graph, base_url: str, dataset: ExportedDataset) -> URIRef
     for contact in doc.get("contactPoint", []):
         graph.add((node, DCAT.contactPoint, _contact(graph, contact)))
     if "license" in doc:
-        graph.add((node, DCT.license, _typed(graph, doc["license"], DCT.LicenseDocument)))
+        _add(graph, node, DCT.license, _typed(graph, doc["license"], DCT.LicenseDocument))
     graph.add((node, DCT.accessRights, _access_rights(graph, doc["accessRights"])))
     for period in doc.get("temporal", []):
         graph.add((node, DCT.temporal, _period(graph, period)))
@@ -202,9 +225,9 @@ def add_dataset(graph: Graph, base_url: str, dataset: ExportedDataset) -> URIRef
         graph.add((node, DCT.spatial, _location(graph, place)))
     _dates(graph, node, doc)
     if "landingPage" in doc:
-        graph.add((node, DCAT.landingPage, _typed(graph, doc["landingPage"], FOAF.Document)))
+        _add(graph, node, DCAT.landingPage, _typed(graph, doc["landingPage"], FOAF.Document))
     for standard in doc.get("conformsTo", []):
-        graph.add((node, DCT.conformsTo, _typed(graph, standard, DCT.Standard)))
+        _add(graph, node, DCT.conformsTo, _typed(graph, standard, DCT.Standard))
     graph.add((node, DCAT.version, Literal(str(dataset.version))))
     for number, distribution in enumerate(doc.get("distribution", []), start=1):
         graph.add((node, DCAT.distribution,
@@ -216,22 +239,24 @@ def _distribution(graph: Graph, node: URIRef, dist: dict[str, Any]) -> URIRef:
     graph.add((node, RDF.type, DCAT.Distribution))
     if "identifier" in dist:
         graph.add((node, DCT.identifier, Literal(dist["identifier"])))
-    graph.add((node, DCAT.accessURL, URIRef(dist["accessURL"])))
-    if "downloadURL" in dist:
-        graph.add((node, DCAT.downloadURL, URIRef(dist["downloadURL"])))
+    for key, predicate in (("accessURL", DCAT.accessURL), ("downloadURL", DCAT.downloadURL)):
+        target = iri(dist[key]) if key in dist else None
+        if target is not None:
+            graph.add((node, predicate, target))
     _texts(graph, node, DCT.title, dist.get("title", {}))
     _texts(graph, node, DCT.description, dist.get("description", {}))
     if "format" in dist:
         graph.add((node, DCT.format, _format(graph, dist["format"])))
     for key, predicate in (("mediaType", DCAT.mediaType), ("compressFormat", DCAT.compressFormat)):
-        if key in dist:
-            graph.add((node, predicate, _typed(graph, IANA_MEDIA_TYPES + dist[key], DCT.MediaType)))
+        media_type = _typed(graph, IANA_MEDIA_TYPES + dist[key], DCT.MediaType) if key in dist else None
+        if media_type is not None:
+            graph.add((node, predicate, media_type))
     if "byteSize" in dist:
         graph.add((node, DCAT.byteSize, Literal(str(dist["byteSize"]), datatype=XSD.nonNegativeInteger)))
     if "checksum" in dist:
         graph.add((node, SPDX.checksum, _checksum(graph, dist["checksum"])))
     if "license" in dist:
-        graph.add((node, DCT.license, _typed(graph, dist["license"], DCT.LicenseDocument)))
+        _add(graph, node, DCT.license, _typed(graph, dist["license"], DCT.LicenseDocument))
     _dates(graph, node, dist)
     return node
 
@@ -243,10 +268,17 @@ def _texts(graph: Graph, node: URIRef | BNode, predicate: URIRef, texts: dict[st
         graph.add((node, predicate, Literal(text, lang=language)))
 
 
-def _typed(graph: Graph, uri: str, cls: URIRef) -> URIRef:
-    node = URIRef(uri)
-    graph.add((node, RDF.type, cls))
+def _typed(graph: Graph, uri: str, cls: URIRef) -> URIRef | None:
+    """``uri`` typed ``cls``; None (the caller leaves the property out) when it is no IRI."""
+    node = iri(uri)
+    if node is not None:
+        graph.add((node, RDF.type, cls))
     return node
+
+
+def _add(graph: Graph, subject: URIRef | BNode, predicate: URIRef, target: URIRef | BNode | None) -> None:
+    if target is not None:
+        graph.add((subject, predicate, target))
 
 
 def _concept(graph: Graph, node: URIRef | BNode, label: str | None, scheme: URIRef | None = None) -> None:
@@ -270,7 +302,8 @@ def _theme(graph: Graph, code: str) -> URIRef:
 
 
 def _access_rights(graph: Graph, code: str) -> URIRef:
-    node = _typed(graph, ACCESS_RIGHT_AUTHORITY + code, DCT.RightsStatement)
+    node = URIRef(ACCESS_RIGHT_AUTHORITY + code)  # a code of ACCESS_RIGHT_LABELS (schema enum)
+    graph.add((node, RDF.type, DCT.RightsStatement))
     graph.add((node, SKOS.prefLabel, Literal(ACCESS_RIGHT_LABELS[code], lang="en")))
     return node
 
@@ -282,7 +315,7 @@ def _agent(graph: Graph, agent: dict[str, Any]) -> BNode:
     if "identifier" in agent:
         graph.add((node, DCT.identifier, Literal(agent["identifier"])))
     if "homepage" in agent:
-        graph.add((node, FOAF.homepage, _typed(graph, agent["homepage"], FOAF.Document)))
+        _add(graph, node, FOAF.homepage, _typed(graph, agent["homepage"], FOAF.Document))
     kind = _publisher_type(graph, agent["type"]) if "type" in agent else None
     if kind is not None:
         graph.add((node, DCT.type, kind))
@@ -310,10 +343,9 @@ def _contact(graph: Graph, contact: dict[str, str]) -> BNode:
     graph.add((node, RDF.type, VCARD.Kind))
     graph.add((node, VCARD.fn, Literal(contact["fn"])))
     if "hasEmail" in contact:
-        email = contact["hasEmail"]
-        graph.add((node, VCARD.hasEmail, URIRef(email if email.startswith("mailto:") else "mailto:" + email)))
+        _add(graph, node, VCARD.hasEmail, mailto(contact["hasEmail"]))
     if "hasURL" in contact:
-        graph.add((node, VCARD.hasURL, URIRef(contact["hasURL"])))
+        _add(graph, node, VCARD.hasURL, iri(contact["hasURL"]))
     return node
 
 
@@ -327,8 +359,9 @@ def _period(graph: Graph, period: dict[str, str]) -> BNode:
 
 
 def _location(graph: Graph, place: str) -> URIRef | BNode:
-    if _URI.match(place):
-        return _typed(graph, place, DCT.Location)
+    typed = _typed(graph, place, DCT.Location)
+    if typed is not None:
+        return typed
     node = BNode()
     graph.add((node, RDF.type, DCT.Location))
     graph.add((node, SKOS.prefLabel, Literal(place)))
@@ -338,13 +371,14 @@ def _location(graph: Graph, place: str) -> URIRef | BNode:
 def _format(graph: Graph, value: str) -> URIRef | BNode:
     """EU file-type URI for a code (``CSV``), the IANA URI for a media type, the URI itself for
     a URI; anything else a described ``dct:MediaTypeOrExtent``."""
+    node: URIRef | BNode | None
     if re.fullmatch(r"[A-Z0-9_.+-]{1,32}", value):
-        node: URIRef | BNode = URIRef(FILE_TYPE_AUTHORITY + value)
-    elif re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", value):
-        node = URIRef(IANA_MEDIA_TYPES + value)
-    elif _URI.match(value):
-        node = URIRef(value)
+        node = URIRef(FILE_TYPE_AUTHORITY + value)
+    elif MEDIA_TYPE.match(value):
+        node = iri(IANA_MEDIA_TYPES + value)
     else:
+        node = iri(value)
+    if node is None:
         node = BNode()
         graph.add((node, SKOS.prefLabel, Literal(value)))
     graph.add((node, RDF.type, DCT.MediaTypeOrExtent))

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from connector import __version__
 from connector.catalog.search import SearchQuery
@@ -27,7 +27,7 @@ from connector.ckan_api import mapping, query, service
 from connector.errors import BadRequest, ConnectorError, ValidationFailed
 from connector.http import json_body, json_response, uow
 from connector.identity import service as identity
-from connector.identity.principal import Principal
+from connector.identity.principal import ANONYMOUS, Principal
 
 log = logging.getLogger("connector.ckan_api")
 
@@ -42,8 +42,13 @@ Params = Mapping[str, Any]
 Action = Callable[[Params, Principal], Any]
 
 
+def _root() -> str:
+    """Our public root URL: ``PUBLIC_BASE_URL`` when set, else the request's (no trailing slash)."""
+    return (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
+
+
 def _help(name: str) -> str:
-    return f"{request.url_root}api/3/action/help_show?name={name}"
+    return f"{_root()}/api/3/action/help_show?name={name}"
 
 
 def _envelope(name: str, result: Any):
@@ -93,7 +98,7 @@ def _caller() -> Principal:
     scheme, _, rest = header.partition(" ")
     token = rest.strip() if scheme.lower() == "bearer" else header
     token = token or request.headers.get("X-CKAN-API-Key", "").strip()
-    return identity.authenticate(uow(), token) if token else service.ANONYMOUS
+    return identity.authenticate(uow(), token) if token else ANONYMOUS
 
 
 def _check_params(params: Params, allowed: set[str]) -> None:
@@ -105,7 +110,7 @@ def _check_params(params: Params, allowed: set[str]) -> None:
 def status_show(params: Params, caller: Principal) -> dict[str, Any]:
     _check_params(params, set())
     return {"site_title": "connector", "site_description": "Data-space connector and catalog",
-            "site_url": request.url_root.rstrip("/"), "ckan_version": CKAN_VERSION,
+            "site_url": _root(), "ckan_version": CKAN_VERSION,
             "connector_version": __version__, "error_emails_to": None, "locale_default": "en",
             "extensions": []}
 

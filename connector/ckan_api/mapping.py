@@ -20,15 +20,6 @@ from connector.catalog import dcat, quality
 #: CKAN's rule for dataset names (``name_validator``): 2-100 of a-z, 0-9, ``-`` and ``_``.
 CKAN_NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
 
-#: Labels of the EU data-theme authority table (the CKAN groups our themes become).
-THEME_LABELS = {
-    "AGRI": "Agriculture, fisheries, forestry and food", "ECON": "Economy and finance",
-    "EDUC": "Education, culture and sport", "ENER": "Energy", "ENVI": "Environment",
-    "GOVE": "Government and public sector", "HEAL": "Health", "INTR": "International issues",
-    "JUST": "Justice, legal system and public safety", "OP_DATPRO": "Provisional data",
-    "REGI": "Regions and cities", "SOCI": "Population and society", "TECH": "Science and technology",
-    "TRAN": "Transport",
-}
 
 
 @dataclass(frozen=True)
@@ -178,8 +169,8 @@ def package(record: Record, org: Organisation) -> dict[str, Any]:
     assessment = quality.assess(doc)
     resources = [_resource(record, i, d) for i, d in enumerate(doc.get("distribution", []))]
     tags = _tags(doc)
-    groups = [{"id": group_name(t), "name": group_name(t), "title": THEME_LABELS.get(t, t),
-               "display_name": THEME_LABELS.get(t, t), "description": "", "image_display_url": ""}
+    groups = [{"id": group_name(t), "name": group_name(t), "title": dcat.THEME_LABELS.get(t, t),
+               "display_name": dcat.THEME_LABELS.get(t, t), "description": "", "image_display_url": ""}
               for t in doc.get("theme", [])]
     return {
         "id": record.id,

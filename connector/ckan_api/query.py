@@ -59,7 +59,7 @@ def integer(params: Mapping[str, Any], key: str, default: int, minimum: int = 0,
             maximum: int | None = None, clamp: bool = False) -> int:
     """A whole-number parameter; CKAN caps ``rows`` silently, so ``clamp`` does too."""
     raw = params.get(key, default)
-    if isinstance(raw, str) and re.fullmatch(r"-?\d{1,9}", raw.strip()):
+    if isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,9}", raw.strip()):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
         raise invalid(key, f"must be a whole number of at least {minimum}")

@@ -1,8 +1,8 @@
 """Use cases behind the CKAN actions; none imports Flask.
 
 Visibility is the catalog's own (:mod:`connector.catalog.access` through the catalog service
-and search): an anonymous caller is :data:`ANONYMOUS`, a principal with no organisation and no
-project, which those rules let see public datasets only.
+and search): an anonymous caller is :data:`~connector.identity.principal.ANONYMOUS`, a principal
+with no organisation and no project, which those rules let see public datasets only.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from connector.catalog.search import SearchQuery
 from connector.ckan_api.mapping import Organisation, Record, package_name
 from connector.errors import NotFound
 from connector.identity import service as identity
-from connector.identity.principal import Principal
+from connector.identity.principal import ANONYMOUS, Principal
 from connector.uow import UnitOfWork
-
-ANONYMOUS = Principal(name="anonymous", role="anonymous")
 
 #: More organisations than any catalog has; their counts come from one facet.
 ORGANISATION_FACET_LIMIT = 100_000

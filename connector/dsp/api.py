@@ -30,8 +30,10 @@ from connector.dsp.participants import (
     client_credentials_grant,
 )
 from connector.dsp.principals import principal_for
-from connector.errors import BadRequest, ConnectorError, Unauthorized
-from connector.http import json_body, json_response, uow
+from connector.errors import BadRequest, ConnectorError, NotFound, Unauthorized, ValidationFailed
+from connector.http import int_arg, json_body, json_response, uow
+from connector.identity import service as identity
+from connector.identity.principal import Principal
 
 BASE_PATH = f"/dsp/{PROTOCOL_VERSION}"
 MAX_PAGE_SIZE = 1000
@@ -139,12 +141,20 @@ def _protocol_error(exc: ConnectorError):
 
 
 def _page_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
+    """:func:`connector.http.int_arg`, answered as the DSP error this binding uses (400)."""
+    try:
+        return int_arg(name, default, high, minimum=low)
+    except ValidationFailed as exc:
+        raise BadRequest(exc.errors[0]["message"]) from exc
+
+
+def _parties(participant: Participant, principal: Principal) -> frozenset[str]:
+    """Who the participant acts as, named as the policy evaluator names a requester: its local
+    principal, its project and that project's organisation (offers assigned to anyone else
+    are not shown to it)."""
+    organisations = {o.id: o.slug for o in identity.list_organisations(uow())}
+    return frozenset({principal.name, participant.project,
+                      *(organisations[i] for i in principal.project_org_ids if i in organisations)})
 
 
 def _link(offset: int, limit: int, rel: str) -> str:
@@ -163,7 +173,8 @@ def request_catalog():
     message_schemas().validate(message, expected="CatalogRequestMessage")
     if message.get("filter"):
         raise FilterUnsupported("this connector does not support catalog filters; send none or []")
-    page = catalog_service.catalog_page(uow(), principal_for(uow(), _caller()),
+    principal = principal_for(uow(), _caller())
+    page = catalog_service.catalog_page(uow(), principal,
                                         participant_id=_participant_id(), service=_service(),
                                         offset=offset, limit=limit)
     links = []
@@ -171,11 +182,16 @@ def request_catalog():
         links.append(_link(offset + limit, limit, "next"))
     if offset > 0:
         links.append(_link(max(offset - limit, 0), limit, "previous"))
-    return json_response(page.catalog, headers={"Link": ", ".join(links)} if links else None)
+    return json_response(messages.catalog_for(_parties(_caller(), principal), page.catalog),
+                         headers={"Link": ", ".join(links)} if links else None)
 
 
 @bp.get("/catalog/datasets/<path:dataset_id>")
 def get_dataset(dataset_id: str):
-    body = catalog_service.dataset(uow(), principal_for(uow(), _caller()), dataset_id,
+    principal = principal_for(uow(), _caller())
+    body = catalog_service.dataset(uow(), principal, dataset_id,
                                    participant_id=_participant_id(), service=_service())
-    return json_response(body)
+    offered = messages.offered_to(_parties(_caller(), principal), body)
+    if offered is None:
+        raise NotFound(f"no dataset {dataset_id!r}")
+    return json_response(offered)

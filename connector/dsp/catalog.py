@@ -7,6 +7,10 @@ target; duties keep theirs, e.g. the column to pseudonymise), with
 the DSP context does not define (``conflict``, ``remedy``, ``unit``...) keep their ODRL meaning
 through the ``odrl:`` prefix, and non-string right operands become typed ``@value`` literals
 (the DSP schema allows strings, objects and arrays only).
+
+An offer with a policy-level ``assignee`` is meant for that party only: it keeps the assignee
+(as the plain identifier the policy evaluator compares) and :func:`offered_to` leaves it out
+for every requester who does not act as that party.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from connector.dsp import CONTEXT
 from connector.dsp.messages import InvalidMessage, message_schemas
+from connector.policies.odrl import PolicyInvalid, parse_policy
 
 PULL_FORMAT = "HttpData-PULL"
 URN_UUID = "urn:uuid:"
@@ -102,6 +107,31 @@ def offer(record: OfferRecord, assigner: str) -> dict[str, Any] | None:
     body["@type"] = "Offer"
     body["assigner"] = assigner
     body.pop("assignee", None)
+    if document.get("assignee") is not None:
+        try:
+            body["assignee"] = parse_policy(document).assignee
+        except PolicyInvalid:  # stored offers were parsed on write; never offer one we cannot read
+            return None
+    return body
+
+
+def offered_to(parties: frozenset[str], dataset_body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``dataset_body`` with only the offers open to a requester acting as ``parties`` (its
+    principal, project and organisation, as :class:`~connector.policies.evaluator.RequestContext`
+    names them): offers without an assignee, and those whose assignee is one of ``parties``.
+    None when no offer is left."""
+    offers = [o for o in dataset_body.get("hasPolicy", []) if o.get("assignee") in (None, *parties)]
+    return {**dataset_body, "hasPolicy": offers} if offers else None
+
+
+def catalog_for(parties: frozenset[str], catalog_body: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``Catalog`` with :func:`offered_to` applied to each dataset; datasets left without an
+    offer are dropped (and ``dataset`` with them when none is left)."""
+    body = {key: value for key, value in catalog_body.items() if key != "dataset"}
+    datasets = [d for d in (offered_to(parties, item) for item in catalog_body.get("dataset", []))
+                if d is not None]
+    if datasets:
+        body["dataset"] = datasets
     return body
 
 

@@ -30,3 +30,6 @@ class Principal:
 
 
 OPERATOR = Principal(name="operator", role="admin")
+#: A caller without a token (public catalog endpoints): no role, organisation or project, so
+#: the catalog's visibility rules let it see PUBLIC datasets only.
+ANONYMOUS = Principal(name="anonymous", role="anonymous")

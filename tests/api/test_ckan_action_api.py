@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from connector.app import create_app
 from connector.catalog import service as catalog
 from connector.catalog.search import SearchQuery
 from connector.errors import BadRequest
@@ -337,3 +338,16 @@ def test_dataset_json_carries_its_quality_and_search_filters_by_rating(client, a
     found = client.get("/api/v1/datasets?quality=bad", headers=actors.headers("member")).get_json()
     assert [d["title"]["en"] for d in found["items"]] == ["Bare counts"]
     assert {"value": "bad", "count": 1} in found["facets"]["quality"]
+
+
+def test_ckan_status_show_names_the_public_base_url_not_the_host_header(clean_database, tmp_path):
+    application = create_app({"DATABASE_URL": clean_database, "HOME": str(tmp_path / "h"),
+                              "AUTO_MIGRATE": False, "TESTING": True,
+                              "PUBLIC_BASE_URL": "https://data.example.eu/connector"})
+    try:
+        body = application.test_client().get("/api/3/action/status_show",
+                                             headers={"Host": "evil.example"}).get_json()
+    finally:
+        application.extensions["connector"].engine.dispose()
+    assert body["result"]["site_url"] == "https://data.example.eu/connector"
+    assert body["help"].startswith("https://data.example.eu/connector/api/3/action/help_show")

@@ -12,7 +12,7 @@ from rdflib.namespace import RDF, XSD
 
 from connector.app import create_app
 from connector.catalog.dcat import ACCESS_RIGHT_AUTHORITY, FILE_TYPE_AUTHORITY, THEME_AUTHORITY
-from connector.catalog.rdf_export import DCAT, DCT, HYDRA, SPDX
+from connector.catalog.rdf_export import DCAT, DCT, HYDRA, SKOS, SPDX, VCARD
 from connector.config import ConfigError, load_config
 from tests.conftest import Actors, ProblemCheckingClient, dataset_body
 from tests.unit.test_rdf_export import (
@@ -169,7 +169,10 @@ def test_default_page_size_comes_from_configuration(client, actors, app):
                                         ("per_page=1001", "$.per_page"), ("per_page=0", "$.per_page"),
                                         ("modified_since=yesterday", "$.modified_since"),
                                         ("modified_since=2025-01-01T00:00:00", "$.modified_since"),
-                                        ("rows=5", "$.rows")])
+                                        ("rows=5", "$.rows"), ("page=²", "$.page"),
+                                        ("per_page=²", "$.per_page"), ("page=-1", "$.page"),
+                                        ("page=٣", "$.page"), ("page=" + "9" * 30, "$.page"),
+                                        ("per_page=" + "9" * 30, "$.per_page")])
 def test_bad_paging_parameters_are_422_naming_the_parameter(client, query, path):
     response = client.get(f"/catalog.ttl?{query}")
     assert response.status_code == 422
@@ -282,3 +285,63 @@ def test_recommended_shapes_only_warn_about_data_the_model_does_not_hold(client,
 def test_bad_export_configuration_is_refused_naming_the_key(tmp_path, key, value):
     with pytest.raises(ConfigError, match=key):
         load_config({key: value}, environ={"CONNECTOR_HOME": str(tmp_path)})
+
+
+def awkward_body() -> dict[str, Any]:
+    """Schema-valid values that are no IRI as they stand: rdflib's Turtle and N-Triples writers
+    refuse ``<``, ``^``, ``{`` in a URI."""
+    body = full_body()
+    body["spatial"] = ["geo:a<b>", "Bavaria"]
+    body["contactPoint"] = [{"fn": "Desk", "hasEmail": "o'hara^{x}@health.example.eu"}]
+    body["distribution"][0]["format"] = "text/a^b"
+    body["distribution"][1]["format"] = "x:a{b}"
+    return body
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_values_that_are_no_iri_still_export_in_every_format(client, actors, fmt):
+    dataset_id = register(client, actors, body=awkward_body())
+    for url in (f"/catalog.{fmt}", f"/datasets/{dataset_id}.{fmt}"):
+        graph = fetch(client, url, fmt=fmt)
+        node = uri(dataset_id)
+        places = {graph.value(p, SKOS.prefLabel) for p in graph.objects(node, DCT.spatial)}
+        assert places == {Literal("geo:a<b>"), Literal("Bavaria")}
+        contact = graph.value(node, DCAT.contactPoint)
+        assert graph.value(contact, VCARD.hasEmail) == URIRef(
+            "mailto:o'hara%5E%7Bx%7D@health.example.eu")
+        formats = {graph.value(graph.value(d, DCT.format), SKOS.prefLabel)
+                   for d in graph.objects(node, DCAT.distribution)}
+        assert formats == {Literal("text/a^b"), Literal("x:a{b}")}
+
+
+def test_values_that_are_no_iri_leave_the_catalog_free_of_shacl_violations(client, actors):
+    register(client, actors, body=awkward_body())
+    graph = fetch(client, "/catalog.ttl")
+    assert shacl_results(graph, official_shapes()) == []
+    assert shacl_results(graph, split_shapes()) == []
+
+
+@pytest.mark.parametrize("field,value", [("mediaType", "text/a^b"), ("compressFormat", "application/x^z")])
+def test_a_media_type_with_a_caret_is_refused_at_registration(client, actors, field, value):
+    body = dataset_body()
+    body["distribution"][0][field] = value
+    response = client.post("/api/v1/datasets", json=body, headers=actors.headers("steward"))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.get_json()["errors"]] == [f"$.distribution[0].{field}"]
+
+
+@pytest.mark.parametrize("settings,warned", [({"TESTING": False}, True), ({"TESTING": True}, False),
+                                             ({"TESTING": False, "PUBLIC_BASE_URL": "https://d.example.eu"},
+                                              False)])
+def test_start_up_warns_once_when_published_uris_would_follow_the_host_header(
+        clean_database, tmp_path, caplog, settings, warned):
+    caplog.set_level("WARNING", logger="connector.catalog.export_api")
+    application = create_app({"DATABASE_URL": clean_database, "HOME": str(tmp_path / "h"),
+                              "AUTO_MIGRATE": False, **settings})
+    try:
+        application.test_client().get("/catalog.ttl")
+    finally:
+        application.extensions["connector"].engine.dispose()
+    messages = [r.getMessage() for r in caplog.records if "PUBLIC_BASE_URL" in r.getMessage()]
+    assert len(messages) == (1 if warned else 0)
+

@@ -130,6 +130,9 @@ def test_title_sort_and_link_header(client, actors):
     ("limit=0", 422),
     ("limit=1000000", 422),
     ("limit=ten", 422),
+    ("limit=²", 422),
+    ("limit=-1", 422),
+    ("limit=" + "9" * 30, 422),
     ("sort=size", 422),
     ("colour=red", 422),
     ("facets=colour", 422),
@@ -137,6 +140,8 @@ def test_title_sort_and_link_header(client, actors):
 def test_bad_search_parameters_are_clear_errors(client, actors, catalog, query, status):
     response = client.get(f"/api/v1/datasets?{query}", headers=actors.headers("member"))
     assert response.status_code == status
+    if status == 422:
+        assert [e["path"] for e in response.get_json()["errors"]] == [f"$.{query.split('=')[0]}"]
 
 
 def test_cursor_of_another_sort_is_rejected(client, actors):

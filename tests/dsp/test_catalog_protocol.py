@@ -167,12 +167,17 @@ def test_invalid_catalog_request_messages_get_400_naming_the_error(dsp, actors, 
 
 @pytest.mark.parametrize(("query", "data"), [
     ("?limit=0", None), ("?limit=1001", None), ("?offset=-1", None), ("?page=2", None),
-    ("", b"{not json"),
-], ids=["limit-zero", "limit-too-large", "negative-offset", "unknown-parameter", "malformed-json"])
+    ("", b"{not json"), ("?offset=²", None), ("?limit=²", None), ("?offset=" + "9" * 30, None),
+    ("?limit=" + "9" * 30, None), ("?offset=٣", None),
+], ids=["limit-zero", "limit-too-large", "negative-offset", "unknown-parameter", "malformed-json",
+        "superscript-offset", "superscript-limit", "huge-offset", "huge-limit", "arabic-indic-offset"])
 def test_bad_paging_arguments_or_bodies_get_400(dsp, actors, query, data):
     kwargs = {"data": data, "content_type": "application/json"} if data else {"json": catalog_request()}
     response = dsp.post(f"{BASE}/catalog/request{query}", headers=PARTNER, **kwargs)
     assert response.status_code == 400 and response.get_json()["code"] == "bad-request"
+    name = query[1:].split("=")[0]
+    if name in ("offset", "limit"):
+        assert any(reason.startswith(f"{name} must be") for reason in response.get_json()["reason"])
 
 
 @pytest.mark.parametrize("form", ["urn", "bare"])
@@ -199,3 +204,37 @@ def test_cat_01_03_unknown_invisible_or_unoffered_dataset_is_404_catalog_error(d
     assert response.status_code == 404
     assert response.get_json()["code"] == "not-found"
     assert response.get_json()["reason"] == [f"no dataset {dataset_id!r}"]
+
+
+def _assigned(assignee):
+    offer = {"policy": {"@type": "Offer", "permission": [{"action": "use"}]}}
+    if assignee is not None:
+        offer["policy"]["assignee"] = assignee
+    return offer
+
+
+def test_offers_assigned_to_another_party_are_left_out_and_the_rest_keep_their_assignee(dsp, register):
+    """cardio (PARTNER, organisation health) and radar (RADAR, organisation defence) see the
+    same public dataset with different offers: each only those open to it."""
+    dataset = register(_assigned(None), _assigned("cardio"), _assigned("radar"),
+                       _assigned({"@type": "PartyCollection", "source": "defence"}),
+                       _assigned("health"), accessRights="PUBLIC")
+    iri = f"urn:uuid:{dataset['id']}"
+    open_, cardio, radar, defence, health = (f"urn:uuid:{o['id']}" for o in dataset["offers"])
+    expected = [(PARTNER, {open_: None, cardio: "cardio", health: "health"}),
+                (RADAR, {open_: None, radar: "radar", defence: "defence"})]
+    for headers, offers in expected:
+        listed = [d for d in _catalog(dsp, headers)["dataset"] if d["@id"] == iri][0]
+        single = dsp.get(f"{BASE}/catalog/datasets/{iri}", headers=headers)
+        assert single.status_code == 200
+        for body in (listed, single.get_json()):
+            assert {o["@id"]: o.get("assignee") for o in body["hasPolicy"]} == offers
+
+
+def test_a_dataset_whose_offers_are_all_for_another_party_is_not_offered_to_others(dsp, register):
+    dataset = register(_assigned("radar"), accessRights="PUBLIC")
+    iri = f"urn:uuid:{dataset['id']}"
+    assert iri not in _ids(_catalog(dsp, PARTNER))
+    assert dsp.get(f"{BASE}/catalog/datasets/{iri}", headers=PARTNER).status_code == 404
+    assert iri in _ids(_catalog(dsp, RADAR))
+    assert dsp.get(f"{BASE}/catalog/datasets/{iri}", headers=RADAR).status_code == 200

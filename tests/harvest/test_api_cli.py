@@ -60,6 +60,20 @@ def test_a_steward_adds_a_source_runs_it_and_reads_the_results(app, client, stew
     assert [s["name"] for s in listed["items"]] == ["health-portal"]
 
 
+@pytest.mark.parametrize("query,path", [
+    ("limit=²", "$.limit"), ("limit=-1", "$.limit"), ("limit=" + "9" * 30, "$.limit"),
+    ("cursor=²", "$.cursor"), ("cursor=-1", "$.cursor"), ("cursor=" + "9" * 30, "$.cursor"),
+    ("cursor=٣", "$.cursor"),
+])
+def test_record_paging_arguments_that_are_no_ascii_number_in_range_are_422_naming_them(
+        client, steward, portal, query, path):
+    source = add(client, steward, portal).get_json()
+    run = client.post(f"/api/v1/harvest-sources/{source['id']}/runs", headers=steward.headers("steward"))
+    response = client.get(f"{run.headers['Location']}/records?{query}", headers=steward.headers("steward"))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.get_json()["errors"]] == [path]
+
+
 def test_sources_are_invisible_to_others_and_writes_need_the_steward(client, steward, portal):
     source = add(client, steward, portal).get_json()
     for who in ("member", "defence-steward"):

@@ -12,7 +12,7 @@ import pytest
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, XSD
 
-from connector.catalog import dcat
+from connector.catalog import dcat, rdf_export
 from connector.catalog.rdf_export import (
     DCAT,
     DCT,
@@ -256,3 +256,37 @@ def test_shapes_catch_a_theme_without_its_class_and_a_dataset_without_title():
     paths = {path for _, _, path in violations(graph, official_shapes())}
     assert paths == {str(DCAT.theme), str(DCT.title)}
 
+
+
+def test_stored_values_that_are_no_iri_are_left_out_and_every_format_still_serialises():
+    """Versions stored before the schema tightened may hold a media type with ``^`` or an
+    e-mail that is no address; they are left out rather than breaking the whole page."""
+    body = dataset_body(contactPoint=[{"fn": "Desk", "hasEmail": "desk@data<example>",
+                                       "hasURL": "https://x.example/contact"}],
+                        distribution=[{"accessURL": "https://x.example/d", "mediaType": "text/a^b",
+                                       "compressFormat": "application/gzip"}])
+    graph = graph_of(body)
+    assert graph.value(DIST, DCAT.mediaType) is None
+    assert graph.value(DIST, DCAT.compressFormat) == URIRef(
+        "https://www.iana.org/assignments/media-types/application/gzip")
+    contact = graph.value(DS, DCAT.contactPoint)
+    assert graph.value(contact, VCARD.hasEmail) is None
+    assert graph.value(contact, VCARD.hasURL) == URIRef("https://x.example/contact")
+    for extension in ("ttl", "nt", "jsonld", "rdf"):
+        assert serialize(graph, extension)
+    assert violations(graph, official_shapes()) == []
+
+
+@pytest.mark.parametrize("value,kept", [
+    ("http://publications.europa.eu/resource/authority/country/DEU", True),
+    ("https://de.wikipedia.org/wiki/Köln", True), ("geo:a<b>", False), ("http://x.example/a b", False),
+    ('urn:x:"q"', False), ("urn:x:a|b", False), ("urn:x:a`b", False), ("Lower Saxony", False),
+])
+def test_only_iris_every_serialiser_writes_become_uris(value, kept):
+    assert (rdf_export.iri(value) is not None) is kept
+    graph = graph_of(dataset_body(spatial=[value]))
+    place = graph.value(DS, DCT.spatial)
+    assert isinstance(place, URIRef) is kept
+    if not kept:
+        assert graph.value(place, SKOS.prefLabel) == Literal(value)
+    assert Graph().parse(data=serialize(graph, "nt"), format="nt")

@@ -52,3 +52,41 @@ def test_references_to_unknown_schemas_are_not_fetched(tmp_path):
 
     with pytest.raises(Unresolvable):
         SchemaStore(tmp_path).validate("x", {})
+
+
+def test_dcat_schema_enumerates_exactly_the_vocabulary_codes_the_code_knows():
+    from connector.catalog import dcat
+
+    defs = SCHEMAS.documents["dcat"]["$defs"]
+    for name, codes in (("theme", dcat.THEME_CODES), ("accessRights", dcat.ACCESS_RIGHT_CODES)):
+        enumerated = defs[name]["pattern"].rsplit("(", 1)[1].removesuffix(")$").split("|")
+        assert enumerated == list(codes), name
+    assert defs["distribution"]["properties"]["mediaType"]["pattern"] == dcat.MEDIA_TYPE.pattern
+    assert defs["distribution"]["properties"]["compressFormat"]["pattern"] == dcat.MEDIA_TYPE.pattern
+    assert defs["contactPoint"]["properties"]["hasEmail"]["pattern"] == dcat.EMAIL.pattern
+
+
+@pytest.mark.parametrize("address,valid", [
+    ("desk@health.example.eu", True), ("mailto:desk@health.example.eu", True),
+    ("o'hara^{x}@example.org", True), ("desk@data<example>", False), ("desk@", False),
+    ("two@at@example.org", False), ("desk @example.org", False),
+])
+def test_contact_email_must_be_an_address(address, valid):
+    body = {"title": "x", "description": "y", "accessRights": "PUBLIC",
+            "contactPoint": {"fn": "Desk", "hasEmail": address}}
+    assert (not list(SCHEMAS.iter_errors("dataset", body))) is valid
+
+
+def test_harvest_source_format_option_accepts_exactly_what_the_rdf_parser_reads():
+    from connector.catalog.harvest.rdf_parse import FORMAT_ALIASES, format_option
+
+    enum = SCHEMAS.documents["harvest-source"]["properties"]["options"]["properties"]["format"]["enum"]
+    assert sorted(enum) == sorted(FORMAT_ALIASES)
+    for name in enum:
+        body = {"name": "portal", "kind": "dcat", "url": "https://data.example.eu/catalog",
+                "options": {"format": name}}
+        assert not list(SCHEMAS.iter_errors("harvest-source", body)), name
+        assert format_option(name) is not None
+    refused = {"name": "portal", "kind": "dcat", "url": "https://data.example.eu/catalog",
+               "options": {"format": "csv"}}
+    assert list(SCHEMAS.iter_errors("harvest-source", refused))

@@ -7,11 +7,12 @@ from flask import Blueprint, current_app, request, url_for
 from connector.catalog.harvest import serialize, service
 from connector.catalog.harvest.models import Outcome
 from connector.errors import ValidationFailed
-from connector.http import json_body, json_response, principal, uow, validate
+from connector.http import int_arg, json_body, json_response, principal, uow, validate
 
 bp = Blueprint("harvest", __name__, url_prefix="/api/v1/harvest-sources")
 
 MAX_LIMIT = 1000
+MAX_CURSOR = 2**31 - 1  # record keys are INTEGER columns
 
 
 def _settings() -> service.HarvestSettings:
@@ -71,12 +72,12 @@ def list_records(source_id: str, run_id: str):
     if outcome is not None and outcome not in {str(o) for o in Outcome}:
         raise ValidationFailed([{"path": "$.outcome", "message": "outcome must be one of "
                                  + ", ".join(str(o) for o in Outcome)}])
-    raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed([{"path": "$.limit",
-                                 "message": f"limit must be a whole number from 1 to {MAX_LIMIT}"}])
-    rows, following = service.list_records(uow(), caller, source_id, run_id, outcome=outcome, limit=int(raw),
-                                           cursor=request.args.get("cursor") or None)
+    limit = int_arg("limit", 100, MAX_LIMIT)
+    # The cursor is a record key; checked here so that the service only ever sees ASCII digits
+    # of a size the database compares ("²" passes str.isdigit, int() then fails).
+    cursor = int_arg("cursor", None, MAX_CURSOR, minimum=0) if request.args.get("cursor") else None
+    rows, following = service.list_records(uow(), caller, source_id, run_id, outcome=outcome, limit=limit,
+                                           cursor=None if cursor is None else str(cursor))
     headers = {}
     if following:
         args = {**request.args.to_dict(), "cursor": following}

@@ -13,19 +13,23 @@ schema cannot hold are dropped, never fatal; only a missing title fails a record
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from connector.catalog.dcat import (
+    ACCESS_RIGHT,
+    EMAIL,
+    LICENCE_AUTHORITY,
+    MEDIA_TYPE,
+    THEME,
+)
 from connector.catalog.harvest.records import Fetch, HarvestSourceSpec, PageError, RemoteRecord
 
 MAX_ROWS = 1000
-LICENCE_AUTHORITY = "http://publications.europa.eu/resource/authority/licence/"
-ACCESS_RIGHT_AUTHORITY = "http://publications.europa.eu/resource/authority/access-right/"
-THEME_AUTHORITY = "http://publications.europa.eu/resource/authority/data-theme/"
-FILE_TYPE_AUTHORITY = "http://publications.europa.eu/resource/authority/file-type/"
 MEDIA_TYPE_PREFIX = "http://www.iana.org/assignments/media-types/"
 
 #: CKAN's default licence ids, as the EU Licence authority table names them.
@@ -42,16 +46,11 @@ LICENCES = {
     "odc-odbl": "ODC_BL",
     "odc-pddl": "ODC_PDDL",
 }
-_THEME = re.compile(f"^(?:{re.escape(THEME_AUTHORITY)})?"
-                    "(AGRI|ECON|EDUC|ENER|ENVI|GOVE|HEAL|INTR|JUST|OP_DATPRO|REGI|SOCI|TECH|TRAN)$")
-_ACCESS = re.compile(f"^(?:{re.escape(ACCESS_RIGHT_AUTHORITY)})?(PUBLIC|RESTRICTED|NON_PUBLIC)$")
 _HTTP = re.compile(r"^https?://\S+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _HEX = re.compile(r"^[0-9a-fA-F]{32,128}$")
-_MEDIA = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_EMAIL = re.compile(r"^(mailto:)?[^@\s]+@[^@\s]+$")
 _CHECKSUM_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 _ALGORITHMS = ("sha1", "sha256", "sha384", "sha512", "md5")
 
@@ -89,6 +88,26 @@ def solr_date(stamp: str) -> str:
     if not match:
         raise PageError(f"cannot use {stamp!r} as a metadata_modified stamp")
     return f"{match.group(1)}T{match.group(2) or '00:00:00'}Z"
+
+
+def change_stamp(value: Any) -> tuple[str | None, str | None]:
+    """A change stamp (CKAN ``metadata_modified``, ISO 8601 with or without an offset) and a
+    note: ``(stamp, None)`` with the stamp in CKAN's own form, UTC to the microsecond
+    (``2024-05-05T09:33:20.123456``), so that stamps compare as strings and fit the 64
+    characters of their columns; ``(None, note)`` for anything else; ``(None, None)`` for None."""
+    if value is None:
+        return None, None
+    if isinstance(value, str) and len(value) <= 64 and _DATE.match(value.strip()):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            return parsed.isoformat(timespec="microseconds"), None
+        except (ValueError, OverflowError):
+            pass
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return None, f"change stamp {shown} is not a timestamp: ignored (only a full run reads the record again)"
 
 
 def _pages(fetch: Fetch, portal: str, rows: int, fq: str, fields: str | None = None
@@ -156,7 +175,7 @@ def _remote_id(package: Mapping[str, Any]) -> str | None:
 def package_record(package: dict[str, Any], portal: str) -> RemoteRecord:
     """One package as a :class:`RemoteRecord` (mapped, or failed with the reason)."""
     remote_id = _remote_id(package)
-    modified = package.get("metadata_modified") if isinstance(package.get("metadata_modified"), str) else None
+    modified, stamp_note = change_stamp(package.get("metadata_modified"))
     if remote_id is None:
         return RemoteRecord(remote_id="(unknown)", error="not a CKAN package: no 'id' or 'name'",
                             modified=modified)
@@ -168,7 +187,7 @@ def package_record(package: dict[str, Any], portal: str) -> RemoteRecord:
         return RemoteRecord(remote_id=remote_id, error=f"cannot map the package: {type(exc).__name__}: {exc}",
                             modified=modified)
     return RemoteRecord(remote_id=remote_id, document=document, modified=modified,
-                        note="; ".join(notes) or None)
+                        note="; ".join([*notes, *filter(None, [stamp_note])]) or None)
 
 
 class MappingError(ValueError):
@@ -261,7 +280,7 @@ def _agent(value: Any) -> dict[str, Any] | None:
 def _contact(name: Any, email: Any, url: Any = None) -> dict[str, str] | None:
     fn = _text(name, 512) or _text(email, 512)
     contact: dict[str, str] = {}
-    if isinstance(email, str) and _EMAIL.match(email.strip()) and len(email) < 500:
+    if isinstance(email, str) and EMAIL.match(email.strip()) and len(email) < 500:
         email = email.strip()
         contact["hasEmail"] = email if email.startswith("mailto:") else f"mailto:{email}"
     if isinstance(url, str) and _HTTP.match(url) and len(url) <= 2048:
@@ -310,17 +329,17 @@ def _distribution(resource: Mapping[str, Any]) -> dict[str, Any] | None:
         media = media.removeprefix(MEDIA_TYPE_PREFIX).lower()
     if fmt and fmt.startswith(MEDIA_TYPE_PREFIX):
         fmt = fmt.removeprefix(MEDIA_TYPE_PREFIX)
-    if fmt and "/" in fmt and _MEDIA.match(fmt.lower()) and not fmt.startswith("http"):
+    if fmt and "/" in fmt and MEDIA_TYPE.match(fmt.lower()) and not fmt.startswith("http"):
         media = media or fmt.lower()  # a media type given as the format (CKAN guesses so)
         fmt = fmt.split("/", 1)[1].upper() if fmt.lower().split("/", 1)[1].isalnum() else None
     if fmt:
         dist["format"] = fmt
-    if media and _MEDIA.match(media):
+    if media and MEDIA_TYPE.match(media):
         dist["mediaType"] = media
     compress = resource.get("compress_format")
     if isinstance(compress, str):
         compress = compress.removeprefix(MEDIA_TYPE_PREFIX).lower()
-        if _MEDIA.match(compress):
+        if MEDIA_TYPE.match(compress):
             dist["compressFormat"] = compress
     size = resource.get("size")
     if isinstance(size, str) and size.strip().isdigit():
@@ -406,7 +425,7 @@ def map_package(package: Mapping[str, Any], portal: str) -> tuple[dict[str, Any]
 
     themes = []
     for theme in _list(_field(package, extras, "theme")):
-        match = _THEME.match(theme) if isinstance(theme, str) else None
+        match = THEME.match(theme) if isinstance(theme, str) else None
         if match and match.group(1) not in themes:
             themes.append(match.group(1))
     if themes:
@@ -421,7 +440,7 @@ def map_package(package: Mapping[str, Any], portal: str) -> tuple[dict[str, Any]
         notes.append(f"licence {_field(package, extras, 'license_id')!r} has no URI: dropped")
 
     rights = _field(package, extras, "access_rights")
-    match = _ACCESS.match(rights) if isinstance(rights, str) else None
+    match = ACCESS_RIGHT.match(rights) if isinstance(rights, str) else None
     document["accessRights"] = match.group(1) if match else "PUBLIC"
 
     periods = []

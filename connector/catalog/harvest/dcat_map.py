@@ -18,6 +18,14 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS
 from rdflib.term import Node
 
+from connector.catalog.dcat import (
+    ACCESS_RIGHT_AUTHORITY,
+    ACCESS_RIGHT_CODES,
+    EMAIL,
+    MEDIA_TYPE,
+    THEME_AUTHORITY,
+    THEME_CODES,
+)
 from connector.catalog.harvest import rdf_values as v
 from connector.catalog.harvest.records import RemoteRecord
 
@@ -32,14 +40,10 @@ SCHEMA_HTTPS = Namespace("https://schema.org/")
 TIME = Namespace("http://www.w3.org/2006/time#")
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 
+#: Derived from the one list in connector.catalog.dcat (dcat_rdf.py checks its option against it).
+ACCESS_RIGHTS = frozenset(ACCESS_RIGHT_CODES)
 EU_AUTHORITY = re.compile(r"^https?://publications\.europa\.eu/resource/authority/([a-z-]+)/([A-Z0-9_]+)$")
-THEME_AUTHORITY = "http://publications.europa.eu/resource/authority/data-theme/"
-ACCESS_RIGHT_AUTHORITY = "http://publications.europa.eu/resource/authority/access-right/"
-THEMES = {"AGRI", "ECON", "EDUC", "ENER", "ENVI", "GOVE", "HEAL", "INTR", "JUST", "OP_DATPRO", "REGI",
-          "SOCI", "TECH", "TRAN"}
-ACCESS_RIGHTS = {"PUBLIC", "RESTRICTED", "NON_PUBLIC"}
 IANA_MEDIA_TYPE = re.compile(r"^https?://www\.iana\.org/assignments/media-types/(.+)$")
-MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 CHECKSUM = re.compile(r"^[0-9a-fA-F]{32,128}$")
 ALGORITHMS = {"sha1", "sha256", "sha384", "sha512", "md5"}
 ALGORITHM = re.compile(r"(sha|md)[/_-]?(1|5|256|384|512)$")
@@ -133,7 +137,7 @@ def _authority_code(node: Node, authority: str) -> str | None:
 
 
 def _themes(nodes: list[Node]) -> list[str]:
-    codes = {_authority_code(n, "data-theme") for n in nodes} & THEMES
+    codes = {_authority_code(n, "data-theme") for n in nodes} & set(THEME_CODES)
     return [THEME_AUTHORITY + code for code in sorted(codes)]
 
 
@@ -187,7 +191,7 @@ def _contact_points(graph: Graph, nodes: list[Node]) -> list[dict[str, str]]:
 def _email(nodes: list[Node]) -> str | None:
     for node in v.sorted_nodes(nodes):
         value = str(node).strip()
-        if re.fullmatch(r"(mailto:)?[^@\s]+@[^@\s]+", value) and len(value) <= 512:
+        if EMAIL.match(value) and len(value) <= 512:
             return value
     return None
 
