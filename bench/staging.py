@@ -94,6 +94,13 @@ CASES: list[tuple[str, str, str, bool, str]] = [
     ),
     ("connector_nofsync", "csv", "ours:nofsync", False, "ours, tier with fsync=False"),
     (
+        "connector_serial",
+        "csv",
+        "ours:serial",
+        False,
+        "ours with the serial CSV reader (CONNECTOR_CSV_PARSE_THREADS=1), the path before parallel parsing",
+    ),
+    (
         FLOOR,
         "csv",
         "floor:parse",
@@ -647,7 +654,8 @@ def summarize(records: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -
             ):
                 if case in anchors:
                     ratios[key] = round(ours / anchors[case]["work_s"], 3)
-            for key, case in (("nofsync_over_best", "connector_nofsync"), ("floor_over_best", FLOOR)):
+            for key, case in (("nofsync_over_best", "connector_nofsync"),
+                              ("serial_over_best", "connector_serial"), ("floor_over_best", FLOOR)):
                 if case in rows and not rows[case].get("failed"):
                     ratios[key] = round(rows[case]["work_s"] / anchors[best]["work_s"], 3)
             summary["ratios"] = ratios
@@ -733,6 +741,8 @@ def tables(summary: dict[str, Any]) -> str:
                     parts.append(f"ours / {what} {q[key]:.2f}")
             if "nofsync_over_best" in q:
                 parts.append(f"connector_nofsync / best {q['nofsync_over_best']:.2f}")
+            if "serial_over_best" in q:
+                parts.append(f"connector_serial / best {q['serial_over_best']:.2f}")
             if "floor_over_best" in q:
                 parts.append(f"parse only (no output) / best {q['floor_over_best']:.2f}")
             lines.append("\nRatios of medians: " + "; ".join(parts) + ".\n")
@@ -946,7 +956,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.run_case:
         variant, inp, out = args.run_case
-        result = run_parse(inp) if variant == "parse" else run_ours(inp, out, fsync=variant == "fsync")
+        if variant == "serial":
+            os.environ["CONNECTOR_CSV_PARSE_THREADS"] = "1"
+        result = run_parse(inp) if variant == "parse" else run_ours(inp, out, fsync=variant != "nofsync")
         print(json.dumps(result))
         return 0
     if args.verify_case:

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SOURCE_BYTES": None,
     "SOURCE_DEADLINE_SECONDS": 6 * 3600.0,
     "SOURCE_READ_TIMEOUT": 60.0,
+    "CSV_PARSE_THREADS": None,
     "JOB_LEASE_SECONDS": 300,
     "JOB_MAX_ATTEMPTS": 5,
     "JOB_BACKOFF_SECONDS": 10.0,
@@ -91,6 +92,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "MAX_SOURCE_BYTES": (int, type(None)),
     "SOURCE_DEADLINE_SECONDS": (int, float),
     "SOURCE_READ_TIMEOUT": (int, float),
+    "CSV_PARSE_THREADS": (int, type(None)),
     "JOB_LEASE_SECONDS": (int,),
     "JOB_MAX_ATTEMPTS": (int,),
     "JOB_BACKOFF_SECONDS": (int, float),
@@ -173,6 +175,9 @@ def _validate(config: Mapping[str, Any]) -> None:
                 "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES"):
         if config[key] <= 0:
             raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
+    if config["CSV_PARSE_THREADS"] is not None and config["CSV_PARSE_THREADS"] < 1:
+        raise ConfigError("CSV_PARSE_THREADS: must be 1 (serial) or more, "
+                          f"got {config['CSV_PARSE_THREADS']!r}")
     _validate_dsp(config)
     if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
         raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "

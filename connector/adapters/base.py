@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 
 from connector.adapters import compression as comp
-from connector.adapters import formats
+from connector.adapters import csv_parallel, formats
 from connector.adapters.errors import (
     InvalidSourceSpec,
     SourceFormatError,
@@ -42,6 +42,7 @@ from connector.adapters.streams import Budget, MeteredReader, Prefixed, spool
 from connector.errors import ConnectorError
 
 DEFAULT_BLOCK_SIZE = 1 << 20
+DEFAULT_CSV_CHUNK_BYTES = csv_parallel.DEFAULT_CHUNK_BYTES
 RATIO_GRACE = 1 << 20  # decoded bytes always allowed before the ratio limit applies
 
 
@@ -52,7 +53,9 @@ class SourceSpec:
     ``format`` and ``compression`` are inferred when None (file name, then media type,
     then magic bytes); ``compression="none"`` says the bytes are not compressed.
     ``schema`` (Arrow) or ``fields`` (Frictionless-like) fix the columns; otherwise they are
-    inferred. ``options`` are adapter options (S3: ``endpoint_url``, ``anon``, ``region``).
+    inferred. ``csv_threads`` parse CSV in parallel in chunks of ``csv_chunk_bytes`` (None:
+    ``CONNECTOR_CSV_PARSE_THREADS``, else the CPUs; 1: the serial reader). ``options`` are
+    adapter options (S3: ``endpoint_url``, ``anon``, ``region``).
     """
 
     url: str
@@ -77,6 +80,8 @@ class SourceSpec:
     read_timeout: float = 60.0
     max_ratio: float | None = 200.0
     block_size: int = DEFAULT_BLOCK_SIZE
+    csv_threads: int | None = None
+    csv_chunk_bytes: int = DEFAULT_CSV_CHUNK_BYTES
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,7 +120,7 @@ class SourceSpec:
         for problem in field_errors(self.fields or ()):
             yield "fields", problem
         for name in ("max_bytes", "deadline", "connect_timeout", "read_timeout", "max_ratio",
-                     "block_size"):
+                     "block_size", "csv_threads", "csv_chunk_bytes"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                       or value <= 0):

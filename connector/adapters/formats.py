@@ -3,6 +3,8 @@ Arrow record batches out, streaming, with one schema fixed before the first batc
 
 * CSV/TSV: ``pyarrow.csv.open_csv`` with 1 MiB blocks; types inferred from the first block
   and then fixed by pyarrow (or given); quoted newlines parsed (``newlines_in_values``).
+  With two or more parser threads the text is cut into chunks parsed in parallel, with the
+  same rows, types and errors (:mod:`~connector.adapters.csv_parallel`).
 * JSON Lines: ``pyarrow.json.open_json``, the same way.
 * JSON arrays: ``ijson`` walks the array; records are grouped into batches of at most
   ``block_size`` input bytes (or 65,536 records), so memory stays bounded.
@@ -28,6 +30,7 @@ import pyarrow.ipc as pa_ipc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from connector.adapters import csv_parallel
 from connector.adapters.compression import split_suffix
 from connector.adapters.errors import SchemaMismatch, SourceFormatError, UnsupportedSource
 from connector.adapters.streams import Prefixed, Reader, TranscodingReader, spool
@@ -156,8 +159,12 @@ class CsvReader(TableReader):
         text = _text(stream, spec, name)
         self._closers.append(text)
         try:
-            self._reader = pa_csv.open_csv(text, read_options=read, parse_options=parse,
-                                           convert_options=convert)
+            if csv_parallel.eligible(spec):
+                self._reader = csv_parallel.open_parallel(text, spec, read=read, parse=parse,
+                                                          convert=convert)
+            else:
+                self._reader = pa_csv.open_csv(text, read_options=read, parse_options=parse,
+                                               convert_options=convert)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             message = "the file is empty" if "Empty CSV" in str(exc) else str(exc)
             raise SourceFormatError(f"{name}: {message}") from exc

@@ -24,6 +24,7 @@ class StagingSettings:
     max_source_bytes: int | None = None
     source_deadline_seconds: float = 6 * 3600.0
     source_read_timeout: float = 60.0
+    csv_parse_threads: int | None = None  # None: CONNECTOR_CSV_PARSE_THREADS, else the CPUs
     site_location: str = "ai-factory"
     site_region: str = "EU"
 
@@ -43,6 +44,7 @@ class StagingSettings:
             max_source_bytes=config["MAX_SOURCE_BYTES"],
             source_deadline_seconds=config["SOURCE_DEADLINE_SECONDS"],
             source_read_timeout=config["SOURCE_READ_TIMEOUT"],
+            csv_parse_threads=config["CSV_PARSE_THREADS"],
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )

@@ -68,6 +68,26 @@ def test_zstd_statistics_and_dictionaries_for_text_columns_only(tmp_path):
     assert not dictionary & set(columns["lvef"].encodings)
 
 
+def test_a_mostly_distinct_text_column_is_written_plain_and_a_repeating_one_with_a_dictionary(tmp_path):
+    rows = 5000
+    batch = pa.record_batch({
+        "order": pa.array([f"order-{i:06d}-{i * 7919 % 100_003}" for i in range(rows)]),
+        "status": pa.array([("new", "paid", "shipped")[i % 3] for i in range(rows)]),
+        "amount": pa.array([i * 0.5 for i in range(rows)]),
+    })
+    write_parts([batch], str(tmp_path))
+    metadata = pq.ParquetFile(tmp_path / "part-00000.parquet").metadata
+    assert metadata.num_row_groups == 1
+    columns = {metadata.row_group(0).column(i).path_in_schema: metadata.row_group(0).column(i)
+               for i in range(metadata.num_columns)}
+    assert "RLE_DICTIONARY" in columns["status"].encodings
+    assert columns["status"].has_dictionary_page
+    assert "RLE_DICTIONARY" not in columns["order"].encodings
+    assert not columns["order"].has_dictionary_page
+    assert "RLE_DICTIONARY" not in columns["amount"].encodings
+    assert pq.read_table(tmp_path / "part-00000.parquet").to_batches()[0].equals(batch)
+
+
 def test_compression_can_be_chosen(tmp_path):
     write_parts(make_batches(100), str(tmp_path), compression="snappy")
     column = pq.ParquetFile(tmp_path / "part-00000.parquet").metadata.row_group(0).column(0)
