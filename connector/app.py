@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from connector.ckan_api.api import bp as ckan_bp
     from connector.dsp.api import init_app as init_dsp
     from connector.dsp.negotiation_api import init_app as init_dsp_negotiation
+    from connector.dsp.transfer_api import init_app as init_dsp_transfer
     from connector.openapi import bp as openapi_bp
     from connector.policies.api import bp as policies_bp
     from connector.staging.api import bp as stagings_bp
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dcat_export_bp)
     init_dsp(app)  # DSP participants (secrets checked here) and the protocol blueprints
     init_dsp_negotiation(app)  # contract negotiation: protocol endpoints and /api/v1/negotiations
+    init_dsp_transfer(app)  # transfer process, the data endpoint and /api/v1/transfers
     app.add_url_rule("/healthz", "health", _health)
     register_error_handlers(app)
     return app

@@ -101,10 +101,12 @@ def serve(host: str, port: int, threads: int) -> None:
     ext = app.extensions["connector"]
     if ext.config["WORKER_IN_PROCESS"]:
         from connector.catalog.harvest.service import HarvestSettings
+        from connector.dsp.transfer_api import deliver
         from connector.staging.worker import Worker
 
         Worker(ext.session_factory, ext.staging, poll_seconds=ext.config["WORKER_POLL_SECONDS"],
-               harvest=HarvestSettings.from_config(ext.config)).start_thread()
+               harvest=HarvestSettings.from_config(ext.config),
+               dsp_delivery=functools.partial(deliver, app)).start_thread()
         click.echo("connector: staging worker running in-process", err=True)
     click.echo(f"connector: serving on http://{host}:{port}", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="connector")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -106,11 +107,19 @@ def stagings_cancel(ctx: Context, job_id: str) -> None:
 @handle_errors
 def worker(ctx: Context, once: bool) -> None:
     """Run staging jobs, expire agreements and remove the data they no longer cover."""
+    from connector.catalog.harvest.service import HarvestSettings
     from connector.staging.worker import Worker
 
     logging.basicConfig(level=ctx.extension.config["LOG_LEVEL"])
+    delivery = None
+    if ctx.extension.config.get("DSP_PARTICIPANTS"):  # DSP outbox and transfers need the application
+        from connector.app import create_app
+        from connector.dsp.transfer_api import deliver
+
+        delivery = functools.partial(deliver, create_app())
     runner = Worker(ctx.extension.session_factory, ctx.extension.staging,
-                    poll_seconds=ctx.extension.config["WORKER_POLL_SECONDS"])
+                    poll_seconds=ctx.extension.config["WORKER_POLL_SECONDS"], dsp_delivery=delivery,
+                    harvest=HarvestSettings.from_config(ctx.extension.config))
     if once:
         click.echo(f"{runner.tick()} job(s) run")
         return

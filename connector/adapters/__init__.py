@@ -42,6 +42,7 @@ known_adapters: dict[str, dict[str, str]] = {
     "ckan": _CKAN,
     "ckan+http": _CKAN,
     "ckan+https": _CKAN,
+    "dsp": {"class": "connector.adapters.dsp.DspAdapter", "err": "the DSP transfer adapter failed to import"},
 }
 
 _registry: dict[str, type[SourceAdapter]] = {}

@@ -1,4 +1,4 @@
-"""Tables of the contract-negotiation protocol: negotiations and the outbox of messages to send.
+"""Tables of the contract-negotiation and transfer protocols, and the outbox of messages to send.
 
 A :class:`Negotiation` is one DSP contract negotiation, seen from our side: ``pid`` is our
 process id (the ``providerPid`` when we provide, the ``consumerPid`` when we consume),
@@ -6,8 +6,11 @@ process id (the ``providerPid`` when we provide, the ``consumerPid`` when we con
 public ids, not foreign keys: a negotiation outlives neither, and the usage-control tables
 stay unaware of DSP.
 
-An :class:`OutboxMessage` is a message we owe a participant. It is written in the same
-transaction as the state change that calls for it, so a crash in between loses nothing;
+A :class:`Transfer` is one DSP transfer process, on the same terms.
+
+An :class:`OutboxMessage` is a message we owe a participant, on a negotiation or a transfer.
+It is written in the same transaction as the state change that calls for it, so a crash in
+between loses nothing;
 :mod:`connector.dsp.outbox` delivers it, retrying with back-off.
 """
 
@@ -49,6 +52,45 @@ class Negotiation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Transfer(Base):
+    """One DSP transfer process, seen from our side (``pid`` ours, ``counter_pid`` the peer's).
+
+    ``agreement`` is the agreement's DSP ``@id`` as the request named it; on the provider side
+    ``agreement_id`` is our agreement and ``staging_job_id`` the job that stages its version,
+    on the consumer side ``negotiation_id`` the negotiation it came from and ``agreement_id``
+    the local agreement that mirrors the remote one. A data token is kept only as its SHA-256
+    (provider) or, on the consumer side, in clear until the data is staged, then dropped.
+    """
+
+    __tablename__ = "dsp_transfers"
+    __table_args__ = (UniqueConstraint("participant_id", "role", "counter_pid",
+                                       name="uq_dsp_transfers_participant_id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)  # our API id
+    pid: Mapped[str] = mapped_column(String(64), unique=True)
+    counter_pid: Mapped[str | None] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))
+    participant_id: Mapped[str] = mapped_column(String(512), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    agreement: Mapped[str] = mapped_column(String(512))  # the DSP agreementId
+    agreement_id: Mapped[str | None] = mapped_column(String(36), index=True)  # ours or the mirror
+    negotiation_id: Mapped[str | None] = mapped_column(String(36))  # consumer
+    staging_job_id: Mapped[str | None] = mapped_column(String(36))
+    format: Mapped[str] = mapped_column(String(128))
+    callback_address: Mapped[str] = mapped_column(String(2048))
+    endpoint: Mapped[str | None] = mapped_column(String(2048))  # the data address endpoint
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # provider
+    token_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    token: Mapped[str | None] = mapped_column(Text)  # consumer, only while staging
+    termination_code: Mapped[str | None] = mapped_column(String(64))
+    termination_reason: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class OutboxState:
     PENDING = "pending"
     SENT = "sent"
@@ -59,8 +101,10 @@ class OutboxMessage(Base):
     __tablename__ = "dsp_outbox"
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    negotiation_pk: Mapped[int] = mapped_column(
+    negotiation_pk: Mapped[int | None] = mapped_column(
         ForeignKey("dsp_negotiations.pk", ondelete="CASCADE"), index=True)
+    transfer_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("dsp_transfers.pk", ondelete="CASCADE"), index=True)
     participant_id: Mapped[str] = mapped_column(String(512))
     url: Mapped[str] = mapped_column(String(2048))
     message: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
@@ -72,4 +116,5 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    negotiation: Mapped[Negotiation] = relationship(lazy="joined")
+    negotiation: Mapped[Negotiation | None] = relationship(lazy="joined")
+    transfer: Mapped[Transfer | None] = relationship(lazy="joined")

@@ -31,7 +31,7 @@ from connector.dsp import catalog as catalog_messages
 from connector.dsp import negotiation as messages
 from connector.dsp.client import DspClient
 from connector.dsp.messages import InvalidMessage, message_schemas
-from connector.dsp.models import Negotiation, OutboxMessage, OutboxState
+from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
 from connector.dsp.participants import Participant, ParticipantRegistry
 from connector.dsp.principals import principal_for, requester_for
 from connector.dsp.states import (
@@ -131,11 +131,14 @@ def _set_state(negotiation: Negotiation, state: str, now: dt.datetime) -> None:
     negotiation.updated_at = now
 
 
-def enqueue(uow: UnitOfWork, negotiation: Negotiation, url: str, message: dict[str, Any],
+def enqueue(uow: UnitOfWork, negotiation: Negotiation | Transfer, url: str, message: dict[str, Any],
             now: dt.datetime) -> None:
-    """Owe ``message`` to the negotiation's participant (validated now, so only valid ones wait)."""
+    """Owe ``message`` to the negotiation's (or transfer's) participant (validated now, so only
+    valid ones wait)."""
     message_schemas().validate(message)
-    uow.session.add(OutboxMessage(negotiation_pk=negotiation.pk, participant_id=negotiation.participant_id,
+    owner = {"transfer_pk": negotiation.pk} if isinstance(negotiation, Transfer) else \
+        {"negotiation_pk": negotiation.pk}
+    uow.session.add(OutboxMessage(**owner, participant_id=negotiation.participant_id,
                                   url=url, message=message, state=OutboxState.PENDING, attempts=0,
                                   next_attempt_at=now, created_at=now))
 

@@ -3,8 +3,9 @@
 :func:`deliver_pending` runs each worker tick and right after a DSP request commits. Messages
 of one negotiation leave in the order they were written. A message is claimed with a lease
 (several workers never send it twice at once), then posted without holding a transaction.
-The peer's answer decides: 2xx sent (the ACK of an initial request tells us the
-``providerPid``); 4xx refused, so the negotiation ends on our side with the peer's reasons;
+Transfer messages travel the same way. The peer's answer decides: 2xx sent (the ACK of an
+initial request tells us the ``providerPid``); 4xx refused, so the negotiation or transfer ends
+on our side with the peer's reasons;
 no answer or 5xx, tried again after ``2**attempts`` seconds (at most
 :data:`MAX_BACKOFF_SECONDS`) until :data:`MAX_ATTEMPTS`, then ended the same way.
 """
@@ -19,22 +20,25 @@ from sqlalchemy.orm import aliased
 
 from connector.dsp.client import Answer
 from connector.dsp.messages import InvalidMessage
-from connector.dsp.models import Negotiation, OutboxMessage, OutboxState
+from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
 from connector.dsp.negotiation_service import Runtime, sync_decisions
 from connector.dsp.participants import ParticipantUnreachable
-from connector.dsp.states import NEGOTIATION, NegotiationState, Role
+from connector.dsp.states import NEGOTIATION, TRANSFER, NegotiationState, Role
 from connector.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300
 LEASE_SECONDS = 60
+#: The ACK type of each initial request (the one message sent before the peer's pid is known).
+_INITIAL = {"ContractRequestMessage": "ContractNegotiation", "TransferRequestMessage": "TransferProcess"}
 
 
 def _due(uow: UnitOfWork, now: dt.datetime, limit: int) -> list[int]:
     earlier = aliased(OutboxMessage)
-    blocked = exists(select(earlier.pk).where(earlier.negotiation_pk == OutboxMessage.negotiation_pk,
-                                              earlier.pk < OutboxMessage.pk,
+    same_process = or_(earlier.negotiation_pk == OutboxMessage.negotiation_pk,
+                       earlier.transfer_pk == OutboxMessage.transfer_pk)
+    blocked = exists(select(earlier.pk).where(same_process, earlier.pk < OutboxMessage.pk,
                                               earlier.state == OutboxState.PENDING))
     query = (select(OutboxMessage.pk)
              .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now,
@@ -54,19 +58,23 @@ def _claim(uow: UnitOfWork, pk: int, now: dt.datetime) -> bool:
     return claimed.rowcount == 1
 
 
-def _end_locally(negotiation: Negotiation, code: str, reasons: list[str], now: dt.datetime) -> None:
-    if negotiation.state in NEGOTIATION.terminal:
+def _end_locally(process: Negotiation | Transfer, code: str, reasons: list[str], now: dt.datetime) -> None:
+    """End the negotiation or transfer on our side (both machines call it TERMINATED)."""
+    machine = NEGOTIATION if isinstance(process, Negotiation) else TRANSFER
+    if process.state in machine.terminal:
         return
-    negotiation.state = NegotiationState.TERMINATED
-    negotiation.termination_code = code
-    negotiation.termination_reason = reasons
-    negotiation.updated_at = now
+    process.state = NegotiationState.TERMINATED
+    process.termination_code = code
+    process.termination_reason = reasons
+    process.updated_at = now
+    if isinstance(process, Transfer):
+        process.token = process.token_hash = None  # an ended transfer's token is worth nothing
 
 
 def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None, now: dt.datetime) -> None:
     with uow:
         item = uow.session.get(OutboxMessage, pk)
-        negotiation = item.negotiation
+        negotiation = item.negotiation if item.negotiation is not None else item.transfer
         item.attempts += 1
         item.lease_until = None
         kind = item.message["@type"]
@@ -74,6 +82,9 @@ def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None
             item.state, item.sent_at, item.last_error = OutboxState.SENT, now, None
             if (kind == "ContractRequestMessage" and negotiation.role == Role.CONSUMER
                     and negotiation.counter_pid is None and isinstance(answer.body, dict)):
+                negotiation.counter_pid = answer.body.get("providerPid")
+            if (kind == "TransferRequestMessage" and negotiation.counter_pid is None
+                    and isinstance(answer.body, dict)):
                 negotiation.counter_pid = answer.body.get("providerPid")
         elif answer is not None and 400 <= answer.status < 500:
             item.state = OutboxState.FAILED
@@ -91,7 +102,18 @@ def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None
             else:
                 delay = min(2 ** item.attempts, MAX_BACKOFF_SECONDS)
                 item.next_attempt_at = now + dt.timedelta(seconds=delay)
+        if item.state != OutboxState.PENDING and "dataAddress" in item.message:
+            item.message = _without_token(item.message)
         uow.commit()
+
+
+def _without_token(message: dict) -> dict:
+    """A sent (or abandoned) message with its data token blanked: no token rests in clear."""
+    address = dict(message["dataAddress"])
+    address["endpointProperties"] = [
+        {**prop, "value": "(withheld)"} if prop.get("name") == "authorization" else prop
+        for prop in address.get("endpointProperties", [])]
+    return {**message, "dataAddress": address}
 
 
 def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> int:
@@ -113,8 +135,7 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
                 item = uow.session.get(OutboxMessage, pk)
                 participant = runtime.participants.get(item.participant_id)
                 url, message = item.url, dict(item.message)
-                expect = "ContractNegotiation" if message["@type"] == "ContractRequestMessage" and \
-                    "providerPid" not in message else None
+                expect = _INITIAL.get(message["@type"]) if "providerPid" not in message else None
             progressed = True
             answer, failure = None, None
             if participant is None:

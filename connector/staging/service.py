@@ -10,6 +10,7 @@ the job, and nothing it wrote was ever visible.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
@@ -213,12 +214,16 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
                       read_timeout=settings.source_read_timeout)
 
 
-def open_stream(spec: Any, settings: StagingSettings):  # -> SourceStream
+def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None):  # -> SourceStream
     from connector.adapters import adapter_for, scheme_of
 
     scheme = scheme_of(spec.url)
     options: dict[str, Any] = {}
-    if scheme == "file":
+    if scheme == "dsp" and uow is not None:  # data of a DSP transfer: its data address and token
+        from connector.dsp.transfer_service import source_options
+
+        options = source_options(uow, spec.url)
+    elif scheme == "file":
         options["roots"] = list(settings.source_roots)
     elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
         options["allowlist"] = list(settings.source_allowlist)
@@ -279,11 +284,15 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
     try:
         tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
         spec = source_spec(choose_distribution(document), settings)
-        with open_stream(spec, settings) as stream:
-            published = stage_batches(
-                stream, tier=tier, project=project, dataset=dataset.id,
+        with open_stream(spec, settings, uow) as stream:
+            duties = _duties(obligations)
+            # A source that can hand over Parquet parts as they are (DSP transfers) is copied
+            # verbatim, keeping its checksums, when no duty changes the data.
+            verbatim = getattr(stream, "stage_verbatim", None) if not duties else None
+            published = (verbatim or functools.partial(stage_batches, stream))(
+                tier=tier, project=project, dataset=dataset.id,
                 version=str(job.dataset_version), agreement=agreement.id, policy=policy_id,
-                provenance=lambda: _provenance(stream.provenance), duties=_duties(obligations),
+                provenance=lambda: _provenance(stream.provenance), duties=duties,
                 secret=settings.secret, metadata=_croissant_metadata(document, dataset),
                 expires=expires, dataset_id=dataset.id, job=job_id, max_bytes=max(quota_left, 0),
                 on_progress=on_progress, before_publish=lambda pending: still_ours(), now=clock())

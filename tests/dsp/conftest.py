@@ -52,7 +52,7 @@ def clean_dsp_tables(clean_database: str):
     yield clean_database
     engine = db.make_engine(clean_database)
     with engine.begin() as connection:
-        for table in ("dsp_outbox", "dsp_negotiations"):
+        for table in ("dsp_outbox", "dsp_transfers", "dsp_negotiations"):
             connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608  (fixed table names)
     engine.dispose()
 
@@ -75,8 +75,9 @@ RADAR = bearer(RADAR_TOKEN)
 
 class DspClient:
     """The Flask test client, asserting that every DSP error is an application/json
-    ``CatalogError`` (``ContractNegotiationError`` under ``/negotiations``) valid against the
-    official schema, and every token error RFC 6749's."""
+    ``CatalogError`` (``ContractNegotiationError`` under ``/negotiations``, ``TransferError``
+    under ``/transfers``) valid against the official schema, every token error RFC 6749's, and
+    every data-endpoint error a problem."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -84,13 +85,18 @@ class DspClient:
     def open(self, *args: Any, **kwargs: Any) -> Any:
         response = self._client.open(*args, **kwargs)
         if response.status_code >= 400:
-            assert response.mimetype == "application/json", response.data
+            path = response.request.path
+            data_endpoint = "/dsp/2025-1/data/" in path
+            assert response.mimetype == ("application/problem+json" if data_endpoint
+                                         else "application/json"), response.data
             body = response.get_json()
-            if "/oauth/token" in response.request.path:
+            if "/oauth/token" in path:
                 assert isinstance(body["error"], str) and body["error_description"]
+            elif data_endpoint:  # the data endpoint answers problems, not DSP messages
+                assert body["status"] == response.status_code and body["detail"]
             else:
-                expected = "ContractNegotiationError" if "/negotiations" in response.request.path \
-                    else "CatalogError"
+                expected = "ContractNegotiationError" if "/negotiations" in path \
+                    else "TransferError" if "/transfers" in path else "CatalogError"
                 assert message_schemas().validate(body, expected=expected) == expected
                 assert body["reason"] and all(isinstance(r, str) for r in body["reason"])
         return response

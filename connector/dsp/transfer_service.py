@@ -1,0 +1,566 @@
+"""Use cases of the transfer process (Dataspace Protocol 2025-1), provider and consumer.
+
+Every inbound message moves the transfer through :data:`connector.dsp.states.TRANSFER` (an
+illegal move raises :class:`TransferRefused`, 400, and changes nothing); every message we owe
+goes to the outbox in the same transaction as the state it leads to.
+
+Provider, pull (``HttpData-PULL``): a request names an agreement reached with the same
+participant by a FINALIZED negotiation; the agreed dataset version is staged on our tier by
+the ordinary staging job of that agreement, and once it is published :func:`advance` sends
+``TransferStartMessage`` with a data address: our data endpoint for the transfer and a bearer
+token stored only as its SHA-256. The token is honoured while the transfer is STARTED, before
+its expiry and while the agreement is active.
+
+Consumer: a team asks for the data of a FINALIZED negotiation of its project; the local
+agreement mirroring the remote one (:mod:`connector.dsp.mirror`) is recorded first, then
+``TransferRequestMessage`` leaves. On ``TransferStartMessage`` the staging job of the mirror
+agreement is queued; :func:`advance` (inline, or each worker tick) runs it and, once
+published, sends ``TransferCompletionMessage`` and forgets the token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import posixpath
+import secrets
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from connector.dsp import catalog as catalog_messages
+from connector.dsp import transfer as messages
+from connector.dsp.mirror import mirror_agreement
+from connector.dsp.models import Negotiation, Transfer
+from connector.dsp.negotiation_service import Runtime, enqueue, new_pid
+from connector.dsp.participants import Participant
+from connector.dsp.principals import principal_for
+from connector.dsp.states import TRANSFER, IllegalTransition, NegotiationState, Role, TransferState
+from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized
+from connector.identity.models import Project
+from connector.identity.principal import Principal
+from connector.policies.models import Agreement, AgreementState
+from connector.staging import service as staging
+from connector.staging.models import JobState, StagingJob
+from connector.staging.settings import StagingSettings
+from connector.staging.storage import StorageTier
+from connector.uow import UnitOfWork
+
+T = TransferState
+OPEN = (T.REQUESTED, T.STARTED, T.SUSPENDED)
+DEFAULT_TOKEN_TTL_SECONDS = 3600
+
+
+class TransferRefused(BadRequest):
+    """A message the transfer's state or our rules do not allow (TransferError)."""
+
+    code, title = "transfer-refused", "Transfer message refused"
+
+
+class DataAccessDenied(Unauthorized):
+    code, title = "data-token-refused", "Data token refused"
+
+
+@dataclass(frozen=True)
+class TransferRuntime:
+    """The negotiation runtime plus what transfers need: staging settings and the schemas."""
+
+    base: Runtime
+    staging: StagingSettings
+    schemas: Any
+    token_ttl_seconds: float = DEFAULT_TOKEN_TTL_SECONDS
+    run_jobs_inline: bool = True
+
+    @property
+    def clock(self):  # noqa: ANN201
+        return self.base.clock
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def pids(transfer: Transfer) -> tuple[str, str]:
+    """(providerPid, consumerPid); the side not known yet is ``""``."""
+    if transfer.role == Role.PROVIDER:
+        return transfer.pid, transfer.counter_pid or ""
+    return transfer.counter_pid or "", transfer.pid
+
+
+def ack(transfer: Transfer) -> dict[str, Any]:
+    return messages.ack(*pids(transfer), transfer.state)
+
+
+def _own(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> Transfer:
+    found = uow.session.scalar(select(Transfer).where(Transfer.pid == pid, Transfer.role == role))
+    if found is None or found.participant_id != participant.id:
+        raise NotFound(f"no transfer process {pid!r}")
+    return found
+
+
+def status(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> dict[str, Any]:
+    """The ``TransferProcess`` of our transfer ``pid`` for ``participant`` (404 otherwise)."""
+    with uow:
+        return ack(_own(uow, participant, pid, role))
+
+
+def _move(transfer: Transfer, kind: str, sender: Role) -> str:
+    try:
+        return TRANSFER.next_state(transfer.state, kind, sender)
+    except IllegalTransition as exc:
+        raise TransferRefused(str(exc)) from exc
+
+
+def _check_pids(transfer: Transfer, message: Mapping[str, Any]) -> None:
+    own_key = "providerPid" if transfer.role == Role.PROVIDER else "consumerPid"
+    key = "consumerPid" if transfer.role == Role.PROVIDER else "providerPid"
+    if message.get(own_key) != transfer.pid:
+        raise TransferRefused(f"{own_key} {message.get(own_key)!r} is not this transfer's ({transfer.pid!r})")
+    if transfer.counter_pid is None and message.get(key):
+        transfer.counter_pid = message[key]
+    elif message.get(key) != transfer.counter_pid:
+        raise NotFound(f"no transfer process with {key} {message.get(key)!r}")
+
+
+def _set_state(transfer: Transfer, state: str, now: dt.datetime) -> None:
+    transfer.state = state
+    transfer.updated_at = now
+    if state in TRANSFER.terminal:
+        transfer.token = transfer.token_hash = None
+
+
+def _peer_url(transfer: Transfer, runtime: TransferRuntime, suffix: str) -> str:
+    if transfer.role == Role.PROVIDER:
+        return f"{transfer.callback_address}/transfers/{transfer.counter_pid}/{suffix}"
+    participant = runtime.base.participants.get(transfer.participant_id)
+    address = participant.address if participant is not None else ""
+    return f"{address}/transfers/{transfer.counter_pid}/{suffix}"
+
+
+def _send(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, suffix: str,
+          message: dict[str, Any], now: dt.datetime) -> None:
+    enqueue(uow, transfer, _peer_url(transfer, runtime, suffix), message, now)
+
+
+def _terminate(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, code: str,
+               reasons: list[str], now: dt.datetime) -> None:
+    """End the transfer on our side with a reason and tell the peer."""
+    _set_state(transfer, T.TERMINATED, now)
+    transfer.termination_code, transfer.termination_reason = code, reasons
+    if transfer.counter_pid:
+        _send(uow, transfer, runtime, "termination",
+              messages.termination(*pids(transfer), code, reasons), now)
+
+
+def _record_end(transfer: Transfer, message: Mapping[str, Any]) -> None:
+    transfer.termination_code = message.get("code")
+    transfer.termination_reason = [str(r) for r in message.get("reason", [])] or None
+
+
+# --- provider -----------------------------------------------------------------------------
+
+def _provider_agreement(uow: UnitOfWork, participant: Participant, agreement_iri: str) -> Negotiation:
+    local = catalog_messages.local_id(agreement_iri)
+    negotiation = uow.session.scalar(select(Negotiation).where(
+        Negotiation.role == Role.PROVIDER, Negotiation.agreement_id == local,
+        Negotiation.participant_id == participant.id, Negotiation.state == NegotiationState.FINALIZED))
+    if negotiation is None:
+        raise NotFound(f"no agreement {agreement_iri!r} with {participant.id!r}")
+    return negotiation
+
+
+def _agreement_ended(agreement: Agreement | None, now: dt.datetime) -> str | None:
+    if agreement is None:
+        return "the agreement no longer exists"
+    if agreement.state != AgreementState.ACTIVE:
+        return f"the agreement is {agreement.state}" + (f": {agreement.end_reason}" if agreement.end_reason
+                                                        else "")
+    if agreement.end <= now:
+        return "the agreement expired"
+    return None
+
+
+def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant,
+                     message: Mapping[str, Any], callback_address: str, data_root: str) -> dict[str, Any]:
+    """A ``TransferRequestMessage``: a new transfer (or the existing one for a repeated
+    ``consumerPid``). Returns the ``TransferProcess`` ACK (``REQUESTED`` when new)."""
+    now = runtime.clock()
+    with uow:
+        existing = uow.session.scalar(select(Transfer).where(
+            Transfer.participant_id == participant.id, Transfer.role == Role.PROVIDER,
+            Transfer.counter_pid == message["consumerPid"]))
+        if existing is not None:
+            return ack(existing)
+        if message["format"] not in messages.FORMATS:
+            raise TransferRefused(f"format {message['format']!r} is not offered; this connector offers "
+                                  + ", ".join(sorted(messages.FORMATS)))
+        negotiation = _provider_agreement(uow, participant, message["agreementId"])
+        agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
+        ended = _agreement_ended(agreement, now)
+        if ended:
+            raise TransferRefused(f"{ended}; no transfer is possible under it")
+        pid = new_pid()
+        transfer = Transfer(
+            id=str(uuid.uuid4()), pid=pid, counter_pid=message["consumerPid"], role=Role.PROVIDER,
+            participant_id=participant.id, project_id=negotiation.project_id,
+            state=_move_new(), agreement=message["agreementId"], agreement_id=negotiation.agreement_id,
+            negotiation_id=negotiation.id, format=message["format"],
+            callback_address=callback_address.rstrip("/"), endpoint=f"{data_root}/{pid}/",
+            created_by=f"dsp:{participant.id}"[:64], created_at=now, updated_at=now)
+        uow.session.add(transfer)
+        uow.session.flush()
+        answer = ack(transfer)
+        uow.commit()
+        try:
+            job, _ = staging.request_staging(uow, principal_for(uow, participant), negotiation.agreement_id,
+                                             runtime.staging, now=now)
+        except ConnectorError as exc:
+            transfer = uow.session.get(Transfer, transfer.pk)
+            _terminate(uow, transfer, runtime, exc.code,
+                       [f"the agreed data cannot be staged: {exc.detail}"], now)
+            uow.commit()
+            return answer
+        transfer = uow.session.get(Transfer, transfer.pk)
+        transfer.staging_job_id = job.id
+        if job.state == JobState.PUBLISHED:
+            _start(uow, transfer, runtime, now)
+        uow.commit()
+        return answer
+
+
+def _move_new() -> str:
+    return TRANSFER.next_state(None, "TransferRequestMessage", Role.CONSUMER)
+
+
+def _start(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> None:
+    """Issue a fresh data token and send ``TransferStartMessage`` with the data address."""
+    token = "dspd_" + secrets.token_urlsafe(32)
+    transfer.token_hash = _hash(token)
+    transfer.token_expires = now + dt.timedelta(seconds=runtime.token_ttl_seconds)
+    _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
+    _send(uow, transfer, runtime, "start",
+          messages.start(*pids(transfer), messages.data_address(transfer.endpoint or "", token)), now)
+
+
+def provider_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant, provider_pid: str,
+                     message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message from the consumer on transfer ``provider_pid``: start (resume), completion,
+    suspension or termination. Returns the ACK (the state the message led to)."""
+    now = runtime.clock()
+    with uow:
+        transfer = _own(uow, participant, provider_pid, Role.PROVIDER)
+        _check_pids(transfer, message)
+        kind = message["@type"]
+        state = _move(transfer, kind, Role.CONSUMER)
+        if kind == "TransferStartMessage":
+            agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
+            ended = _agreement_ended(agreement, now)
+            if ended:
+                raise TransferRefused(f"{ended}; the transfer cannot resume")
+        _set_state(transfer, state, now)
+        if kind in ("TransferTerminationMessage", "TransferSuspensionMessage"):
+            _record_end(transfer, message)
+        uow.commit()
+        return ack(transfer)
+
+
+# --- the data endpoint (provider) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PublishedData:
+    """The published version a data token opens: where it lies on our tier and its manifest."""
+
+    project: str
+    dataset: str
+    version: str
+    manifest: dict[str, Any]
+
+    def names(self) -> list[str]:
+        return ["_manifest.json", *(item["path"] for item in self.manifest["files"])]
+
+
+def open_data(uow: UnitOfWork, provider_pid: str, token: str | None, *, now: dt.datetime) -> PublishedData:
+    """What the bearer of ``token`` may read of transfer ``provider_pid``; DataAccessDenied (401)
+    for a missing, wrong, expired or ended token, or an agreement no longer active."""
+    if not token:
+        raise DataAccessDenied("send the token of the transfer's data address as Authorization: Bearer")
+    with uow:
+        transfer = uow.session.scalar(select(Transfer).where(Transfer.token_hash == _hash(token),
+                                                             Transfer.role == Role.PROVIDER))
+        if transfer is None or transfer.pid != provider_pid:
+            raise DataAccessDenied("unknown or ended data token")
+        if transfer.state != T.STARTED:
+            raise DataAccessDenied(f"the transfer is {transfer.state}; its token is not honoured")
+        if transfer.token_expires is None or transfer.token_expires <= now:
+            raise DataAccessDenied("the data token expired")
+        agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
+        ended = _agreement_ended(agreement, now)
+        if ended:
+            raise DataAccessDenied(ended)
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
+        if job is None or job.state != JobState.PUBLISHED or job.manifest is None:
+            raise DataAccessDenied("the agreed data is no longer staged")
+        return PublishedData(job.project.slug, job.dataset.id, str(job.dataset_version), job.manifest)
+
+
+# --- consumer -----------------------------------------------------------------------------
+
+def _team_principal(uow: UnitOfWork, transfer: Transfer) -> Principal:
+    project = uow.session.get(Project, transfer.project_id)
+    return Principal(name=transfer.created_by, role="member", project_ids=frozenset({project.id}),
+                     project_org_ids=frozenset({project.organisation_id}))
+
+
+def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, negotiation_id: str,
+                   callback_address: str) -> tuple[Transfer, bool]:
+    """A team asks for the data of a FINALIZED negotiation of its project. The open transfer
+    of that negotiation is returned when there is one. Returns (transfer, created)."""
+    from connector.dsp import negotiation_service
+
+    now = runtime.clock()
+    with uow:
+        negotiation = negotiation_service.get(uow, principal, negotiation_id)
+        if negotiation.role != Role.CONSUMER:
+            raise BadRequest("data is asked for on a negotiation in which we are the consumer")
+        if negotiation.state != NegotiationState.FINALIZED or not negotiation.agreement:
+            raise Conflict(f"the negotiation is {negotiation.state}; data follows only a FINALIZED one")
+        participant = runtime.base.participants.get(negotiation.participant_id)
+        if participant is None:
+            raise Conflict(f"participant {negotiation.participant_id!r} is no longer configured")
+        existing = uow.session.scalar(select(Transfer).where(
+            Transfer.negotiation_id == negotiation.id, Transfer.role == Role.CONSUMER,
+            Transfer.state.in_(OPEN)))
+        if existing is not None:
+            return existing, False
+        project = uow.session.get(Project, negotiation.project_id)
+        agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id)) \
+            if negotiation.agreement_id else None
+        if agreement is None:
+            agreement = mirror_agreement(uow, principal, negotiation, project, runtime.schemas,
+                                         site=runtime.base.site, now=now)
+        ended = _agreement_ended(agreement, now)
+        if ended:
+            raise Conflict(f"the local agreement {agreement.id} mirroring the remote one: {ended}")
+        transfer = Transfer(
+            id=str(uuid.uuid4()), pid=new_pid(), counter_pid=None, role=Role.CONSUMER,
+            participant_id=participant.id, project_id=project.id, state=_move_new(),
+            agreement=str(negotiation.agreement["@id"]), agreement_id=agreement.id,
+            negotiation_id=negotiation.id, format=messages.PULL_FORMAT, callback_address=callback_address,
+            created_by=principal.name, created_at=now, updated_at=now)
+        uow.session.add(transfer)
+        uow.session.flush()
+        enqueue(uow, transfer, f"{participant.address}/transfers/request",
+                messages.request(transfer.pid, transfer.agreement, callback_address), now)
+        uow.commit()
+        return transfer, True
+
+
+def _accept_address(transfer: Transfer, participant: Participant, address: Any) -> messages.HttpAddress:
+    try:
+        found = messages.read_data_address(address)
+    except ValueError as exc:
+        raise TransferRefused(str(exc)) from exc
+    ours = urlsplit(participant.address)
+    theirs = urlsplit(found.endpoint)
+    if (theirs.scheme, theirs.hostname, theirs.port) != (ours.scheme, ours.hostname, ours.port):
+        raise TransferRefused(f"the data endpoint {found.endpoint!r} is not on the participant's "
+                              f"configured address {participant.address!r}")
+    return found
+
+
+def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant, consumer_pid: str,
+                     message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message from the provider on transfer ``consumer_pid``: start (with the data address),
+    completion, suspension or termination. Returns the ACK."""
+    now = runtime.clock()
+    with uow:
+        transfer = _own(uow, participant, consumer_pid, Role.CONSUMER)
+        _check_pids(transfer, message)
+        kind = message["@type"]
+        state = _move(transfer, kind, Role.PROVIDER)
+        if kind == "TransferStartMessage":
+            address = _accept_address(transfer, participant, message.get("dataAddress"))
+            transfer.endpoint, transfer.token = address.endpoint, address.token
+        _set_state(transfer, state, now)
+        if kind in ("TransferTerminationMessage", "TransferSuspensionMessage"):
+            _record_end(transfer, message)
+        answer = ack(transfer)
+        uow.commit()
+        if kind == "TransferStartMessage":
+            _queue_staging(uow, runtime, transfer.pk, now)
+        return answer
+
+
+def _queue_staging(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int, now: dt.datetime) -> None:
+    with uow:
+        transfer = uow.session.get(Transfer, transfer_pk)
+        try:
+            job, _ = staging.request_staging(uow, _team_principal(uow, transfer), transfer.agreement_id,
+                                             runtime.staging, now=now)
+        except ConnectorError as exc:
+            transfer = uow.session.get(Transfer, transfer_pk)
+            _terminate(uow, transfer, runtime, exc.code,
+                       [f"the data cannot be staged here: {exc.detail}"], now)
+            uow.commit()
+            return
+        transfer = uow.session.get(Transfer, transfer_pk)
+        transfer.staging_job_id = job.id
+        uow.commit()
+
+
+# --- progress: staging jobs, starts, completions ---------------------------------------------
+
+def _run_job(uow: UnitOfWork, runtime: TransferRuntime, job_id: str, worker: str) -> None:
+    claimed = staging.claim_job(uow, worker, runtime.staging, now=runtime.clock(), job_id=job_id)
+    if claimed is not None:
+        staging.run_job(uow, claimed, worker, runtime.staging, clock=runtime.clock)
+
+
+def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-transfer") -> int:
+    """Move transfers whose staging job has progressed: provider REQUESTED -> STARTED (or
+    TERMINATED when staging failed), consumer STARTED -> COMPLETED once staged; STARTED
+    provider transfers whose agreement ended are terminated. With ``run_jobs_inline`` the due
+    jobs of these transfers run here first. Returns how many transfers moved."""
+    with uow:
+        rows = uow.session.execute(
+            select(Transfer.pk, Transfer.role, Transfer.staging_job_id, StagingJob.state)
+            .join(StagingJob, StagingJob.id == Transfer.staging_job_id)
+            .where(((Transfer.role == Role.PROVIDER) & (Transfer.state == T.REQUESTED))
+                   | ((Transfer.role == Role.CONSUMER) & (Transfer.state == T.STARTED)))).all()
+    if runtime.run_jobs_inline:
+        for _, _, job_id, job_state in rows:
+            if job_state in staging.ACTIVE_STATES:
+                _run_job(uow, runtime, job_id, worker)
+    moved = 0
+    now = runtime.clock()
+    with uow:
+        candidates = uow.session.execute(
+            select(Transfer, StagingJob).join(StagingJob, StagingJob.id == Transfer.staging_job_id)
+            .where(Transfer.pk.in_([row[0] for row in rows]))).all()
+        for transfer, job in candidates:
+            if transfer.state not in (T.REQUESTED, T.STARTED):
+                continue
+            if job.state == JobState.PUBLISHED:
+                if transfer.role == Role.PROVIDER:
+                    _start(uow, transfer, runtime, now)
+                else:
+                    _set_state(transfer, _move(transfer, "TransferCompletionMessage", Role.CONSUMER), now)
+                    _send(uow, transfer, runtime, "completion", messages.completion(*pids(transfer)), now)
+                moved += 1
+            elif job.state in (JobState.FAILED, JobState.CANCELLED, JobState.REMOVED):
+                detail = (job.error or {}).get("detail") or f"the staging job is {job.state}"
+                _terminate(uow, transfer, runtime, "staging-failed", [f"staging failed: {detail}"], now)
+                moved += 1
+        for transfer, agreement in uow.session.execute(
+                select(Transfer, Agreement).join(Agreement, Agreement.id == Transfer.agreement_id)
+                .where(Transfer.role == Role.PROVIDER, Transfer.state.in_(OPEN))).all():
+            ended = _agreement_ended(agreement, now)
+            if ended:
+                _terminate(uow, transfer, runtime, "agreement-ended", [ended], now)
+                moved += 1
+        uow.commit()
+    return moved
+
+
+# --- management (our teams and stewards) ----------------------------------------------------
+
+def _may_see(uow: UnitOfWork, principal: Principal, transfer: Transfer) -> bool:
+    if principal.is_admin or transfer.project_id in principal.project_ids:
+        return transfer.role == Role.CONSUMER or principal.is_admin
+    if transfer.role == Role.PROVIDER:
+        agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
+        return agreement is not None and principal.stewards(agreement.dataset.organisation_id)
+    return False
+
+
+def get(uow: UnitOfWork, principal: Principal, transfer_id: str) -> Transfer:
+    with uow:
+        found = uow.session.scalar(select(Transfer).where(Transfer.id == transfer_id))
+        if found is None or not _may_see(uow, principal, found):
+            raise NotFound(f"no transfer process {transfer_id!r}")
+        return found
+
+
+def list_transfers(uow: UnitOfWork, principal: Principal, *, role: str | None = None) -> list[Transfer]:
+    with uow:
+        query = select(Transfer).order_by(Transfer.pk)
+        if role is not None:
+            query = query.where(Transfer.role == role)
+        return [row for row in uow.session.scalars(query) if _may_see(uow, principal, row)]
+
+
+def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfer_id: str, action: str,
+        reason: str | None) -> Transfer:
+    """Our side suspends, resumes or terminates a transfer; the peer is told. A provider that
+    resumes sends a fresh data address; a consumer that resumes keeps the one it has."""
+    now = runtime.clock()
+    kinds = {"suspend": "TransferSuspensionMessage", "resume": "TransferStartMessage",
+             "terminate": "TransferTerminationMessage"}
+    with uow:
+        transfer = get(uow, principal, transfer_id)
+        role = Role(transfer.role)
+        if not transfer.counter_pid:
+            raise Conflict("the provider has not acknowledged the request yet; try again shortly")
+        reasons = [reason or f"{action} by the {role} ({principal.name})"]
+        state = _move(transfer, kinds[action], role)
+        if action == "terminate":
+            _terminate(uow, transfer, runtime, f"terminated-by-{role}", reasons, now)
+        elif action == "suspend":
+            _set_state(transfer, state, now)
+            transfer.termination_code, transfer.termination_reason = f"suspended-by-{role}", reasons
+            _send(uow, transfer, runtime, "suspension",
+                  messages.suspension(*pids(transfer), f"suspended-by-{role}", reasons), now)
+        elif role == Role.PROVIDER:
+            _start(uow, transfer, runtime, now)
+        else:
+            _set_state(transfer, state, now)
+            _send(uow, transfer, runtime, "start", messages.start(*pids(transfer)), now)
+        uow.commit()
+        if action == "resume" and role == Role.CONSUMER:
+            _queue_staging(uow, runtime, transfer.pk, now)
+        return transfer
+
+
+def source_options(uow: UnitOfWork, url: str) -> dict[str, Any]:
+    """Options of the ``dsp`` source adapter for ``dsp://negotiation/<id>``: the data endpoint
+    and bearer token of that negotiation's started transfer, and its host admitted by the
+    SSRF guard (it was checked to be the participant's configured host when received)."""
+    parts = urlsplit(url)
+    if parts.netloc != "negotiation":
+        raise NotFound(f"{url!r} is not a dsp://negotiation/<id> source")
+    negotiation_id = parts.path.strip("/")
+    with uow:
+        transfer = uow.session.scalar(select(Transfer).where(
+            Transfer.negotiation_id == negotiation_id, Transfer.role == Role.CONSUMER,
+            Transfer.state == T.STARTED).order_by(Transfer.pk.desc()).limit(1))
+        if transfer is None or not transfer.token or not transfer.endpoint:
+            from connector.adapters.errors import TerminalSourceError
+
+            raise TerminalSourceError(f"{url}: no started transfer holds a data address")
+        return {"endpoint": transfer.endpoint, "authorization": f"Bearer {transfer.token}",
+                "allowlist": [urlsplit(transfer.endpoint).hostname or ""]}
+
+
+
+def data_file(tier: StorageTier, data: PublishedData, name: str, *,
+              chunk_size: int = 1 << 20) -> tuple[int, Iterator[bytes]]:
+    """The size and the bytes of one file of the published version (the manifest or a part it
+    lists); NotFound for any other name."""
+    if name not in data.names():
+        raise NotFound(f"no file {name!r} in this transfer")
+    path = posixpath.join(tier.version_path(data.project, data.dataset, data.version), name)
+    size = int(tier.fs.size(path))
+
+    def chunks() -> Iterator[bytes]:
+        with tier.fs.open(path, "rb") as handle:
+            while True:
+                chunk = handle.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+
+    return size, chunks()
