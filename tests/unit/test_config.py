@@ -46,3 +46,13 @@ def test_wrong_type_or_range_is_named(tmp_path, key, value):
 def test_missing_settings_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="CONNECTOR_SETTINGS"):
         load_config(environ={"CONNECTOR_SETTINGS": str(tmp_path / "nope.py")})
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_csv_parse_threads_setting_reaches_the_source_reader(tmp_path, threads):
+    from connector.staging.service import source_spec
+    from connector.staging.settings import StagingSettings
+
+    config = load_config({"HOME": str(tmp_path), "CSV_PARSE_THREADS": threads})
+    spec = source_spec({"accessURL": "file:///data/x.csv", "format": "CSV"}, StagingSettings.from_config(config))
+    assert spec.csv_threads == threads
