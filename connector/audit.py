@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connector.db import Base, JSONDocument, UTCDateTime, utcnow
@@ -50,6 +51,26 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_many(
+    session: Session,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_ids: Iterable[str],
+    *,
+    before_version: int | None = None,
+    after_version: int | None = None,
+) -> None:
+    """The events :func:`record` adds for each of ``object_ids``, in one executemany (bulk
+    writes, such as a harvest chunk)."""
+    rows = [{"actor_id": getattr(actor, "id", None), "actor": getattr(actor, "name", None) or "operator",
+             "action": action, "object_type": object_type, "object_id": object_id,
+             "before_version": before_version, "after_version": after_version, "detail": None}
+            for object_id in object_ids]
+    if rows:
+        session.execute(insert(AuditEvent), rows)
 
 
 def events_for(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:

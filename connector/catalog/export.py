@@ -1,7 +1,8 @@
 """Use cases of the DCAT-AP export: which datasets a caller may read as RDF, a page at a time.
 
 Visibility is the catalog's own (:func:`connector.catalog.access.visible_clause` and
-``can_see``); a caller without a token is :data:`ANONYMOUS` and sees public datasets only.
+``can_see``); a caller without a token is
+:data:`~connector.identity.principal.ANONYMOUS` and sees public datasets only.
 Withdrawn datasets are not exported. No Flask here.
 """
 
@@ -15,13 +16,10 @@ from sqlalchemy import and_, func, select
 
 from connector.catalog.access import visible_clause
 from connector.catalog.models import Dataset, DatasetState
-from connector.catalog.service import DatasetView, _view, get_dataset
+from connector.catalog.service import DatasetView, get_dataset, view_of
 from connector.errors import NotFound
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
-
-#: A caller without a token: no role, no organisation, no project, hence public datasets only.
-ANONYMOUS = Principal(name="anonymous", role="anonymous")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def export_page(uow: UnitOfWork, principal: Principal, page: int, per_page: int,
             select(Dataset).where(where).order_by(Dataset.pk)
             .offset((page - 1) * per_page).limit(per_page)))
         versions = uow.datasets.current_versions(rows)
-        result.datasets.extend(_view(d, versions[d.pk]) for d in rows)
+        result.datasets.extend(view_of(d, versions[d.pk]) for d in rows)
         return result
 
 

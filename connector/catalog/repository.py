@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import column, delete, insert, select, table
 from sqlalchemy.orm import Session
 
-from connector.catalog.dcat import facet_token
-from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
-from connector.catalog.search import SqliteFtsIndex, index_for
+from connector.catalog.models import Dataset, DatasetState, DatasetVersion
+from connector.catalog.search import index_body, index_for
+from connector.identity.models import Organisation
+
+# The index writes name their columns (not the mapped class), so that migrations that
+# reindex keep working when later revisions add columns to the model.
+_FACETS = table("dataset_facets", column("dataset_pk"), column("facet"), column("value"))
 
 
 class DatasetRepository:
@@ -48,18 +52,11 @@ class DatasetRepository:
         for pk, facets, words in entries:
             pairs = list(facets)
             facet_rows.extend({"dataset_pk": pk, "facet": f, "value": v} for f, v in pairs)
-            bodies.append({"pk": pk, "body": " ".join([words, *(facet_token(f, v) for f, v in pairs)])})
+            bodies.append({"pk": pk, "body": index_body(words, pairs)})
         if facet_rows:
-            self.session.execute(insert(DatasetFacet), facet_rows)
-        if not bodies:
-            return
-        # the statements of SqliteFtsIndex.replace / PostgresIndex.replace, for new rows at once
-        if isinstance(index_for(self.session), SqliteFtsIndex):
-            statement = text("INSERT INTO dataset_search(rowid, body) VALUES (:pk, :body)")
-        else:
-            statement = text("INSERT INTO dataset_search (dataset_pk, body) "
-                             "VALUES (:pk, to_tsvector('simple', :body))")
-        self.session.execute(statement, bodies)
+            self.session.execute(insert(_FACETS), facet_rows)
+        if bodies:
+            index_for(self.session).add(bodies)
 
     def add(self, dataset: Dataset) -> None:
         self.session.add(dataset)
@@ -98,18 +95,24 @@ class DatasetRepository:
         )
         return {v.dataset_pk: v for v in rows}
 
-    def replace_index(self, dataset: Dataset, facets: Iterable[tuple[str, str]], text: str) -> None:
-        """Make the facet rows and the full-text entry those of the dataset's current version;
-        the entry holds the words and one token per facet value (see ``dcat.facet_token``)."""
-        self.session.flush()
-        self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))
-        pairs = list(facets)
-        rows = [{"dataset_pk": dataset.pk, "facet": f, "value": v} for f, v in pairs]
-        if rows:
-            self.session.execute(insert(DatasetFacet), rows)
-        body = " ".join([text, *(facet_token(f, v) for f, v in pairs)])
-        index_for(self.session).replace(dataset.pk, body)
+    def active_documents(self, *, after: int, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+        """(pk, organisation slug, current document) of up to ``limit`` active datasets with
+        a pk above ``after``, in pk order; the statement names only the columns it reads."""
+        return [tuple(row) for row in self.session.execute(  # type: ignore[misc]
+            select(Dataset.pk, Organisation.slug, DatasetVersion.document)
+            .join(Organisation, Organisation.id == Dataset.organisation_id)
+            .join(DatasetVersion, (DatasetVersion.dataset_pk == Dataset.pk)
+                  & (DatasetVersion.version == Dataset.version))
+            .where(Dataset.pk > after, Dataset.state == DatasetState.ACTIVE)
+            .order_by(Dataset.pk).limit(limit))]
 
-    def remove_from_index(self, dataset: Dataset) -> None:
-        self.session.execute(delete(DatasetFacet).where(DatasetFacet.dataset_pk == dataset.pk))
-        index_for(self.session).remove(dataset.pk)
+    def replace_index(self, pk: int, facets: Iterable[tuple[str, str]], text: str) -> None:
+        """Make the facet rows and the full-text entry of dataset ``pk`` these; the entry
+        holds the words and one token per facet value (see ``dcat.facet_token``)."""
+        self.session.flush()
+        self.remove_from_index(pk)
+        self.index_new([(pk, facets, text)])
+
+    def remove_from_index(self, pk: int) -> None:
+        self.session.execute(delete(_FACETS).where(_FACETS.c.dataset_pk == pk))
+        index_for(self.session).remove(pk)

@@ -38,10 +38,14 @@ class SqliteFtsIndex:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def add(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Entries ``{"pk", "body"}`` of datasets that have none yet, in one executemany."""
+        self.session.execute(text("INSERT INTO dataset_search(rowid, body) VALUES (:pk, :body)"),
+                             list(entries))
+
     def replace(self, pk: int, body: str) -> None:
         self.remove(pk)
-        self.session.execute(text("INSERT INTO dataset_search(rowid, body) VALUES (:pk, :body)"),
-                             {"pk": pk, "body": body})
+        self.add([{"pk": pk, "body": body}])
 
     def remove(self, pk: int) -> None:
         self.session.execute(text("DELETE FROM dataset_search WHERE rowid = :pk"), {"pk": pk})
@@ -62,15 +66,19 @@ class PostgresIndex:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def replace(self, pk: int, body: str) -> None:
+    def add(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Entries ``{"pk", "body"}`` (an existing one is replaced), in one executemany."""
         self.session.execute(
             text(
                 "INSERT INTO dataset_search (dataset_pk, body) "
                 "VALUES (:pk, to_tsvector('simple', :body)) "
                 "ON CONFLICT (dataset_pk) DO UPDATE SET body = excluded.body"
             ),
-            {"pk": pk, "body": body},
+            list(entries),
         )
+
+    def replace(self, pk: int, body: str) -> None:
+        self.add([{"pk": pk, "body": body}])
 
     def remove(self, pk: int) -> None:
         self.session.execute(text("DELETE FROM dataset_search WHERE dataset_pk = :pk"), {"pk": pk})
@@ -83,6 +91,11 @@ class PostgresIndex:
         return text(
             "SELECT dataset_pk FROM dataset_search WHERE body @@ to_tsquery('simple', :q)"
         ).bindparams(q=query)
+
+
+def index_body(words: str, facets: Sequence[tuple[str, str]]) -> str:
+    """The full-text entry of a dataset: its words and one token per facet value."""
+    return " ".join([words, *(facet_token(f, v) for f, v in facets)])
 
 
 def index_for(session: Session) -> SqliteFtsIndex | PostgresIndex:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import audit
@@ -41,7 +41,8 @@ class DatasetView:
     document: dict[str, Any]
 
 
-def _view(dataset: Dataset, version: DatasetVersion) -> DatasetView:
+def view_of(dataset: Dataset, version: DatasetVersion) -> DatasetView:
+    """The view of ``version`` of ``dataset`` (its organisation loaded or loadable)."""
     return DatasetView(
         id=dataset.id,
         identifier=dataset.identifier,
@@ -55,7 +56,11 @@ def _view(dataset: Dataset, version: DatasetVersion) -> DatasetView:
     )
 
 
-def _owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None) -> Organisation:
+def owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None, *,
+                        to: str = "register its datasets") -> Organisation:
+    """The organisation a new object will belong to: ``slug``, or without it the one
+    organisation ``principal`` stewards. Forbidden unless ``principal`` stewards it (the
+    message says what only a steward may do: ``to``); NotFound for an unknown slug."""
     if slug is None:
         if len(principal.stewarded_org_ids) != 1:
             raise Forbidden("name the owning organisation in 'organisation'")
@@ -65,7 +70,7 @@ def _owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None
         if org is None:
             raise NotFound(f"no organisation {slug!r}")
     if org is None or not principal.stewards(org.id):
-        raise Forbidden("only a steward of the owning organisation may register its datasets")
+        raise Forbidden(f"only a steward of the owning organisation may {to}")
     return org
 
 
@@ -94,7 +99,7 @@ def _store_version(
     )
     uow.datasets.add_version(version)
     uow.datasets.replace_index(
-        dataset, dcat.facet_values(document, dataset.organisation.slug), dcat.search_text(document)
+        dataset.pk, dcat.facet_values(document, dataset.organisation.slug), dcat.search_text(document)
     )
     return version
 
@@ -121,7 +126,7 @@ def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]
     Conflict (the identifier is taken).
     """
     with uow:
-        org = _owning_organisation(uow, principal, body.get("organisation"))
+        org = owning_organisation(uow, principal, body.get("organisation"))
         document = dcat.normalise(body)
         document.setdefault("identifier", str(uuid.uuid4()))
         if uow.datasets.get_by_identifier(document["identifier"]) is not None:
@@ -132,7 +137,7 @@ def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]
         audit.record(uow.session, principal, "dataset.register", "dataset", dataset.id,
                      after_version=1)
         uow.commit()
-        return _view(dataset, version)
+        return view_of(dataset, version)
 
 
 def register_datasets(
@@ -176,12 +181,8 @@ def register_datasets(
         uow.datasets.index_new(
             (pk, dcat.facet_values(document, organisation.slug), dcat.search_text(document))
             for pk, document in zip(pks, documents, strict=True))
-        # the rows audit.record writes for each, in one executemany
-        uow.session.execute(insert(audit.AuditEvent), [
-            {"actor_id": getattr(principal, "id", None),
-             "actor": getattr(principal, "name", None) or "operator", "action": "dataset.register",
-             "object_type": "dataset", "object_id": row["id"],
-             "before_version": None, "after_version": 1, "detail": None} for row in rows])
+        audit.record_many(uow.session, principal, "dataset.register", "dataset",
+                          [row["id"] for row in rows], after_version=1)
         uow.commit()
         return [DatasetView(id=row["id"], identifier=row["identifier"], version=1, latest_version=1,
                             state=row["state"], organisation=organisation.slug, created=now, updated=now,
@@ -211,7 +212,7 @@ def update_dataset(
         current = uow.datasets.version(dataset, dataset.version)
         assert current is not None
         if current.content_hash == dcat.content_hash(document):
-            return _view(dataset, current), False
+            return view_of(dataset, current), False
         before = dataset.version
         dataset.version = before + 1
         dataset.updated_at = utcnow()
@@ -221,7 +222,7 @@ def update_dataset(
         audit.record(uow.session, principal, "dataset.update", "dataset", dataset.id,
                      before_version=before, after_version=dataset.version)
         uow.commit()
-        return _view(dataset, version), True
+        return view_of(dataset, version), True
 
 
 def withdraw_dataset(uow: UnitOfWork, principal: Principal, dataset_id: str) -> DatasetView:
@@ -232,13 +233,13 @@ def withdraw_dataset(uow: UnitOfWork, principal: Principal, dataset_id: str) -> 
         if dataset.state != DatasetState.WITHDRAWN:
             dataset.state = DatasetState.WITHDRAWN
             dataset.updated_at = utcnow()
-            uow.datasets.remove_from_index(dataset)
+            uow.datasets.remove_from_index(dataset.pk)
             audit.record(uow.session, principal, "dataset.withdraw", "dataset", dataset.id,
                          before_version=dataset.version, after_version=dataset.version)
         current = uow.datasets.version(dataset, dataset.version)
         assert current is not None
         uow.commit()
-        return _view(dataset, current)
+        return view_of(dataset, current)
 
 
 def get_dataset(
@@ -250,7 +251,7 @@ def get_dataset(
         row = uow.datasets.version(dataset, dataset.version if version is None else version)
         if row is None:
             raise NotFound(f"dataset {dataset_id!r} has no version {version}")
-        return _view(dataset, row)
+        return view_of(dataset, row)
 
 
 def list_versions(uow: UnitOfWork, principal: Principal, dataset_id: str) -> list[DatasetVersion]:
@@ -266,7 +267,7 @@ def search_datasets(
     with uow:
         result = search(uow.session, principal, query)
         versions = uow.datasets.current_versions(result.datasets)
-        return result, [_view(d, versions[d.pk]) for d in result.datasets]
+        return result, [view_of(d, versions[d.pk]) for d in result.datasets]
 
 
 def reindex(uow: UnitOfWork) -> int:
@@ -279,21 +280,18 @@ def reindex(uow: UnitOfWork) -> int:
 
 
 def reindex_session(session: Session, batch: int = 1000) -> int:
-    """:func:`reindex` inside a caller's transaction (migrations use it too)."""
+    """:func:`reindex` inside a caller's transaction (migrations use it too: it reads and
+    writes named columns only, so it runs on the schema of any revision since 0003)."""
     from connector.catalog.repository import DatasetRepository
 
     repository = DatasetRepository(session)
     done, last = 0, 0
     while True:
-        rows = list(session.scalars(
-            select(Dataset).where(Dataset.pk > last, Dataset.state == DatasetState.ACTIVE)
-            .order_by(Dataset.pk).limit(batch)))
+        rows = repository.active_documents(after=last, limit=batch)
         if not rows:
             return done
-        versions = repository.current_versions(rows)
-        for dataset in rows:
-            document = versions[dataset.pk].document
-            repository.replace_index(dataset, dcat.facet_values(document, dataset.organisation.slug),
+        for pk, organisation, document in rows:
+            repository.replace_index(pk, dcat.facet_values(document, organisation),
                                      dcat.search_text(document))
         session.flush()
-        done, last = done + len(rows), rows[-1].pk
+        done, last = done + len(rows), rows[-1][0]

@@ -34,8 +34,8 @@ class StagingSettings:
             storage_url=config["STORAGE_URL"],
             storage_options=dict(config["STORAGE_OPTIONS"]),
             secret=pseudonymisation_secret(config),
-            source_roots=tuple(_list(config["SOURCE_ROOTS"])),
-            source_allowlist=tuple(_list(config["SOURCE_ALLOWLIST"])),
+            source_roots=tuple(as_list(config["SOURCE_ROOTS"])),
+            source_allowlist=tuple(as_list(config["SOURCE_ALLOWLIST"])),
             s3_endpoint_url=config["S3_ENDPOINT_URL"],
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
@@ -50,7 +50,8 @@ class StagingSettings:
         )
 
 
-def _list(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
+    """A setting that is a list, or a string of items separated by commas or ``os.pathsep``."""
     if isinstance(value, str):
         return [item.strip() for item in value.replace(os.pathsep, ",").split(",") if item.strip()]
     return [str(item) for item in value or ()]

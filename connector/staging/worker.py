@@ -47,8 +47,9 @@ class Worker:
         return UnitOfWork(self.session_factory)
 
     def tick(self) -> int:
-        """One round: maintenance, every staging job that is due, then harvest runs (scheduled
-        and queued). Returns the staging jobs run."""
+        """One round: maintenance, every staging job that is due, then at most one harvest run
+        (a portal run can take hours: the next round's staging jobs go first). Returns the
+        staging jobs run."""
         tier = StorageTier.from_url(self.settings.storage_url, **self.settings.storage_options)
         service.remove_ended(self.uow(), self.settings, now=utcnow(), tier=tier)
         if self._ticks % self.gc_every == 0:
@@ -71,13 +72,13 @@ class Worker:
         return ran
 
     def _harvest(self) -> int:
-        """Queue due scheduled harvest runs and run the queued ones. Returns the runs run."""
+        """Queue due scheduled harvest runs and run the oldest queued one. Returns the runs run."""
         from connector.catalog.harvest import service as harvest
 
         settings = self.harvest or harvest.HarvestSettings(
             allowlist=self.settings.source_allowlist, lease_seconds=self.settings.lease_seconds)
         return harvest.run_queued(self.uow(), self.name, settings, clock=utcnow,
-                                  should_stop=self.stop.is_set)
+                                  should_stop=self.stop.is_set, max_runs=1)
 
     def run(self) -> None:
         """Loop until stopped; one failing round is logged and the loop goes on."""

@@ -211,7 +211,7 @@ def test_unchanged_content_makes_no_version_and_the_stamp_moves_on(uow, source):
     run_once(uow, source.id, harvester=_Recorded(RemoteRecord("a", doc, modified="2025-01-01T00:00:00")))
     later = RemoteRecord("a", doc, modified="2025-01-02T00:00:00")
     run = run_once(uow, source.id, harvester=_Recorded(later))
-    assert run.counts["unchanged"] == 1 and run.newest_modified == "2025-01-02T00:00:00"
+    assert run.counts["unchanged"] == 1 and run.newest_modified == "2025-01-02T00:00:00.000000"
     assert datasets(uow)["urn:same"].version == 1
 
 

@@ -66,7 +66,9 @@ class HarvestRun(Base):
     requested_by: Mapped[str] = mapped_column(String(64))
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # The ``since`` handed to the harvester, and the newest change stamp this run saw.
+    # The ``since`` handed to the harvester, and the one this run leaves for the next: the
+    # newest change stamp it saw, held back at the oldest stamp of a record that failed.
+    # Stamps are CKAN's form (``ckan.change_stamp``), at most 26 characters.
     since: Mapped[str | None] = mapped_column(String(64))
     newest_modified: Mapped[str | None] = mapped_column(String(64))
     # True when the source listed every record (no page failed): only then are datasets
@@ -101,6 +103,7 @@ class HarvestLink(Base):
     source_pk: Mapped[int] = mapped_column(ForeignKey("harvest_sources.pk", ondelete="CASCADE"))
     remote_id: Mapped[str] = mapped_column(String(1024))
     dataset_pk: Mapped[int] = mapped_column(ForeignKey("datasets.pk", ondelete="CASCADE"), index=True)
+    # The source's change stamp at the last successful import of the record.
     modified: Mapped[str | None] = mapped_column(String(64))
     # The last run that saw the record listed; a complete run withdraws the others.
     seen_run_pk: Mapped[int | None] = mapped_column(Integer)

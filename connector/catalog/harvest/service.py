@@ -14,7 +14,11 @@ Rules of a run:
 * only a complete listing withdraws the datasets of this source that it no longer lists
   (and not when the listing is empty while the source had datasets: that is a broken portal
   far more often than a portal that deleted everything);
-* incremental: the harvester gets ``since``, the newest change stamp of the last complete run;
+* incremental: the harvester gets ``since``, the stamp the last complete run left: the newest
+  change stamp it saw, but never past that of a record it fetched and failed to import, so the
+  next run fetches that record again (a link's stamp is that of its last successful import);
+* change stamps are kept only when they are timestamps (:func:`ckan.change_stamp`, normalised
+  so that they compare as strings); another value is dropped with a note on the record;
 * a run whose worker stopped (lease ran out) is marked failed with the reason.
 
 Records are committed in chunks (``HarvestSettings.chunk``): a commit per record costs more
@@ -41,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.adapters.errors import SourceRefused, TerminalSourceError, TransientSourceError
 from connector.adapters.safety import Allowlist, check_url
 from connector.catalog import service as catalog
+from connector.catalog.harvest.ckan import change_stamp
 from connector.catalog.harvest.fetch import FetchSettings, HttpFetch
 from connector.catalog.harvest.models import (
     HarvestLink,
@@ -53,7 +58,7 @@ from connector.catalog.harvest.models import (
 from connector.catalog.harvest.records import Fetch, Harvester, HarvestSourceSpec, PageError, RemoteRecord
 from connector.catalog.models import Dataset, DatasetState
 from connector.db import utcnow
-from connector.errors import Conflict, ConnectorError, Forbidden, NotFound, ValidationFailed
+from connector.errors import Conflict, ConnectorError, NotFound, ValidationFailed
 from connector.identity.models import Organisation
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
@@ -97,9 +102,9 @@ class HarvestSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HarvestSettings:
-        from connector.staging.settings import _list
+        from connector.staging.settings import as_list
 
-        return cls(allowlist=tuple(_list(config["SOURCE_ALLOWLIST"])),
+        return cls(allowlist=tuple(as_list(config["SOURCE_ALLOWLIST"])),
                    lease_seconds=config["HARVEST_LEASE_SECONDS"],
                    fetch=FetchSettings(max_bytes=config["HARVEST_MAX_PAGE_BYTES"],
                                        read_timeout=config["HARVEST_TIMEOUT_SECONDS"]),
@@ -141,7 +146,8 @@ def add_source(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
                                  "message": f"kind must be one of {', '.join(HARVESTERS)}"}])
     check_source_url(body["url"], allowlist)
     with uow:
-        org = _owning_organisation(uow, principal, body.get("organisation"))
+        org = catalog.owning_organisation(uow, principal, body.get("organisation"),
+                                          to="add its harvest sources")
         if uow.session.scalar(select(HarvestSource.pk).where(HarvestSource.name == body["name"])):
             raise Conflict(f"a harvest source named {body['name']!r} exists already")
         source = HarvestSource(id=str(uuid.uuid4()), name=body["name"], kind=body["kind"], url=body["url"],
@@ -156,20 +162,6 @@ def add_source(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
                      detail={"name": source.name, "kind": source.kind, "url": source.url})
         uow.commit()
         return source
-
-
-def _owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None) -> Organisation:
-    if slug is None:
-        if len(principal.stewarded_org_ids) != 1:
-            raise Forbidden("name the owning organisation in 'organisation'")
-        org = uow.session.get(Organisation, next(iter(principal.stewarded_org_ids)))
-    else:
-        org = uow.session.scalar(select(Organisation).where(Organisation.slug == slug))
-        if org is None:
-            raise NotFound(f"no organisation {slug!r}")
-    if org is None or not principal.stewards(org.id):
-        raise Forbidden("only a steward of the owning organisation may add its harvest sources")
-    return org
 
 
 def _visible_source(uow: UnitOfWork, principal: Principal, source_id: str) -> HarvestSource:
@@ -333,8 +325,14 @@ class _Run:
     settings: HarvestSettings
     clock: Callable[[], dt.datetime]
     counts: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
-    newest: str | None = None
+    newest: str | None = None  # the newest change stamp seen
+    held: str | None = None  # the oldest stamp of a fetched record that failed
     seen: int = 0
+
+    def next_since(self) -> str | None:
+        """The ``since`` of the next incremental run: the newest stamp, held back at the
+        oldest failed record's (a harvester's ``since`` range includes its own stamp)."""
+        return self.held if self.held is not None else self.newest
 
 
 def run_run(uow: UnitOfWork, run_id: str, worker: str, settings: HarvestSettings, *,
@@ -350,6 +348,7 @@ def run_run(uow: UnitOfWork, run_id: str, worker: str, settings: HarvestSettings
             select(HarvestRun.newest_modified).where(HarvestRun.source_pk == source.pk,
                                                      HarvestRun.complete.is_(True))
             .order_by(HarvestRun.pk.desc()).limit(1))
+        since = change_stamp(since)[0]  # a stamp kept before stamps were checked may be anything
         row.since = since
         uow.commit()
         state = _Run(row.pk, row.id, source, _principal(source), worker, settings, clock)
@@ -411,6 +410,7 @@ def _import_all(batch: _BatchUnitOfWork, state: _Run, records: Iterator[RemoteRe
     before it are committed."""
     schemas = _schema_store(state.settings.schemas_dir)
     for chunk in _chunks(records, state.settings.chunk):
+        chunk = [_checked_stamp(record) for record in chunk]
         state.seen += len(chunk)
         with batch:
             session = batch.session
@@ -422,19 +422,33 @@ def _import_all(batch: _BatchUnitOfWork, state: _Run, records: Iterator[RemoteRe
                 state.counts[outcome] += 1
                 results.append({"run_pk": state.run_pk, "remote_id": record.remote_id[:1024],
                                 "outcome": outcome, "dataset_id": dataset_id, "reason": reason})
+                failed = outcome == Outcome.FAILED
                 link = links.get(record.remote_id[:1024])
-                if link is not None:
+                if link is not None:  # listed: not withdrawn; its stamp only moves with a success
                     seen.append({"pk": link.pk, "seen_run_pk": state.run_pk,
-                                 "modified": record.modified or link.modified})
+                                 "modified": link.modified if failed else record.modified or link.modified})
                 if record.modified and (state.newest is None or record.modified > state.newest):
                     state.newest = record.modified
+                if failed and record.modified and (state.held is None or record.modified < state.held):
+                    state.held = record.modified
             session.execute(insert(HarvestRecord), results)
             if seen:
                 session.execute(update(HarvestLink), seen)
             session.execute(update(HarvestRun).where(HarvestRun.pk == state.run_pk).values(
-                counts=dict(state.counts), newest_modified=state.newest))
+                counts=dict(state.counts), newest_modified=state.next_since()))
             session.commit()
             session.expunge_all()
+
+
+def _checked_stamp(record: RemoteRecord) -> RemoteRecord:
+    """The record with its change stamp normalised, or dropped with a note when it is not a
+    timestamp (any harvester's record goes into 64-character columns and string comparisons)."""
+    if record.modified is None:
+        return record
+    stamp, note = change_stamp(record.modified)
+    if stamp == record.modified:
+        return record
+    return replace(record, modified=stamp, note="; ".join(filter(None, [record.note, note])) or None)
 
 
 def _renew_lease(batch: _BatchUnitOfWork, state: _Run) -> None:
@@ -674,7 +688,7 @@ def _finish(uow: UnitOfWork, state: _Run, *, complete: bool, reason: str | None)
         if run.state != RunState.RUNNING or run.lease_owner != state.worker:
             return run  # failed by the reaper meanwhile: its reason stands
         run.state, run.finished_at, run.reason = final, state.clock(), reason
-        run.complete, run.counts, run.newest_modified = complete, dict(counts), state.newest
+        run.complete, run.counts, run.newest_modified = complete, dict(counts), state.next_since()
         run.lease_owner = run.lease_expires = None
         from connector import audit
 
@@ -685,12 +699,13 @@ def _finish(uow: UnitOfWork, state: _Run, *, complete: bool, reason: str | None)
 
 
 def run_queued(uow: UnitOfWork, worker: str, settings: HarvestSettings, *,
-               clock: Callable[[], dt.datetime] = utcnow, should_stop: Callable[[], bool] = lambda: False
-               ) -> int:
-    """What a worker does each round: queue due scheduled runs, then run every queued run."""
+               clock: Callable[[], dt.datetime] = utcnow, should_stop: Callable[[], bool] = lambda: False,
+               max_runs: int | None = None) -> int:
+    """What a worker does each round: queue due scheduled runs, then run the queued runs, at
+    most ``max_runs`` of them (None: all). Returns the runs run."""
     enqueue_due(uow, now=clock())
     ran = 0
-    while not should_stop():
+    while not should_stop() and (max_runs is None or ran < max_runs):
         run_id = claim_run(uow, worker, now=clock(), lease_seconds=settings.lease_seconds)
         if run_id is None:
             return ran
