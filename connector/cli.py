@@ -418,9 +418,9 @@ def projects_set(ctx: Context, project: str, key: str, value: str) -> None:
 
 
 def _register_more_commands() -> None:
-    from connector import cli_harvest, cli_policies, cli_staging
+    from connector import cli_dsp, cli_harvest, cli_policies, cli_staging
 
-    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS, *cli_harvest.COMMANDS):
+    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS, *cli_harvest.COMMANDS, *cli_dsp.COMMANDS):
         main.add_command(command)
 
 

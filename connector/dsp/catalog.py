@@ -24,6 +24,7 @@ from connector.dsp.messages import InvalidMessage, message_schemas
 from connector.policies.odrl import PolicyInvalid, parse_policy
 
 PULL_FORMAT = "HttpData-PULL"
+PUSH_FORMAT = "AmazonS3-PUSH"
 URN_UUID = "urn:uuid:"
 _ODRL_PREFIXED = {"conflict", "remedy", "consequence", "unit", "dataType"}
 _XSD_TYPES = {bool: "xsd:boolean", int: "xsd:integer", float: "xsd:double"}
@@ -162,7 +163,8 @@ def dataset(record: DatasetRecord, service: Service, assigner: str, *, embed_ser
         "@id": dataset_iri(record.id), "@type": "Dataset",
         **_descriptive(record.document, record.identifier, record.version),
         "hasPolicy": offers,
-        "distribution": [{"@type": "Distribution", "format": PULL_FORMAT, "accessService": access}],
+        "distribution": [{"@type": "Distribution", "format": fmt, "accessService": access}
+                         for fmt in (PULL_FORMAT, PUSH_FORMAT)],
     }
 
 

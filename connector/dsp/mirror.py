@@ -6,6 +6,9 @@ owned by the team's organisation, its one distribution ``dsp://negotiation/<id>`
 ``dsp`` source adapter reads), the remote policy attached to it as an offer, and an access
 request of the team's project decided by our own evaluator, which yields the agreement. Local
 expiry, revocation, staging duties and audit then apply as to any agreement.
+
+The three are written in one transaction: when our evaluator refuses (or anything else fails)
+none of them stays.
 """
 
 from __future__ import annotations
@@ -70,6 +73,30 @@ def remote_policy(agreement: Mapping[str, Any]) -> dict[str, Any]:
     return {**body, "@type": "Offer"}
 
 
+class _OneTransaction:
+    """A unit of work whose ``commit`` only flushes, so the use cases called through it write
+    in the caller's transaction and the caller commits (or drops) them together."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def __enter__(self) -> _OneTransaction:
+        self._uow.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._uow.__exit__(*exc)
+
+    def commit(self) -> None:
+        self._uow.session.flush()
+
+    def rollback(self) -> None:
+        self._uow.rollback()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._uow, name)
+
+
 def mirror_agreement(uow: UnitOfWork, principal: Principal, negotiation: Negotiation, project: Project,
                      schemas: Any, *, site: policies.Site, now: dt.datetime) -> Agreement:
     """Record the local agreement mirroring ``negotiation``'s remote agreement (see the module).
@@ -91,10 +118,14 @@ def mirror_agreement(uow: UnitOfWork, principal: Principal, negotiation: Negotia
                           "format": "PARQUET", "mediaType": "application/vnd.apache.parquet"}],
     }
     schemas.validate("dataset", document)
+    if end <= now:
+        raise ValidationFailed([{"path": "$.negotiation", "message":
+                                 f"the remote agreement ended at {_iso(end)}"}])
     system = dataclasses.replace(OPERATOR, name="dsp-mirror")
     with uow:
-        view = catalog.register_dataset(uow, system, document)
-        offer, _ = policies.attach_offer(uow, system, view.id,
+        one = _OneTransaction(uow)
+        view = catalog.register_dataset(one, system, document)  # type: ignore[arg-type]
+        offer, _ = policies.attach_offer(one, system, view.id,  # type: ignore[arg-type]
                                          {"policy": remote_policy(remote)}, schemas)
         # The team may not see a NON_PUBLIC record of its organisation; it acts here as its owner.
         owner = dataclasses.replace(principal, project_ids=principal.project_ids | {project.id},
@@ -102,13 +133,12 @@ def mirror_agreement(uow: UnitOfWork, principal: Principal, negotiation: Negotia
         body = {"dataset": view.id, "offer": offer.id, "project": project.slug,
                 "purpose": stated_purpose(remote) or f"Dataspace Protocol transfer ({negotiation.id})",
                 "end": _iso(end)}
-        if end <= now:
-            raise ValidationFailed([{"path": "$.negotiation", "message":
-                                     f"the remote agreement ended at {_iso(end)}"}])
-        request, agreement = policies.request_access(uow, owner, body, site=site, now=now)
+        request, agreement = policies.request_access(one, owner, body,  # type: ignore[arg-type]
+                                                     site=site, now=now)
         if agreement is None or agreement.state != AgreementState.ACTIVE:
             reasons = [str(r) for r in (request.decision or {}).get("reasons", [])]
             state = "denied" if request.state == RequestState.REJECTED else request.state
+            uow.rollback()  # the dataset, offer and request made above go with it
             raise PolicyDenied(f"our own evaluation of the remote policy for project {project.slug} "
                                f"is {state}", reasons=reasons)
         negotiation.agreement_id = agreement.id

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +34,7 @@ from connector.dsp.messages import InvalidMessage, message_schemas
 from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
 from connector.dsp.participants import Participant, ParticipantRegistry
 from connector.dsp.principals import principal_for, requester_for
+from connector.dsp.push import SecretStore
 from connector.dsp.states import (
     NEGOTIATION,
     IllegalTransition,
@@ -68,6 +69,8 @@ class Runtime:
     client: DspClient
     site: policies.Site
     clock: Callable[[], dt.datetime]
+    #: Push credentials, in process memory only (shared by every copy of the runtime).
+    secrets: SecretStore = field(default_factory=SecretStore)
 
 
 def _iso(value: dt.datetime) -> str:

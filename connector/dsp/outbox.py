@@ -23,6 +23,7 @@ from connector.dsp.messages import InvalidMessage
 from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
 from connector.dsp.negotiation_service import Runtime, sync_decisions
 from connector.dsp.participants import ParticipantUnreachable
+from connector.dsp.push import with_secrets
 from connector.dsp.states import NEGOTIATION, TRANSFER, NegotiationState, Role
 from connector.uow import UnitOfWork
 
@@ -116,6 +117,26 @@ def _without_token(message: dict) -> dict:
     return {**message, "dataAddress": address}
 
 
+def _abandon(uow: UnitOfWork, pk: int, code: str, reason: str, now: dt.datetime) -> None:
+    """Give the message up without sending it, and end its process on our side."""
+    with uow:
+        item = uow.session.get(OutboxMessage, pk)
+        item.state, item.lease_until, item.last_error = OutboxState.FAILED, None, reason
+        _end_locally(item.negotiation if item.negotiation is not None else item.transfer, code, [reason], now)
+        uow.commit()
+
+
+def _push_secrets(runtime: Runtime, message: dict) -> dict | None:
+    """A push request with the credentials of its data address put back from memory (the
+    stored copy withholds them); None when they were lost with a restart."""
+    if message["@type"] != "TransferRequestMessage" or "dataAddress" not in message:
+        return message
+    target = runtime.secrets.get(message["consumerPid"])
+    if target is None:
+        return None
+    return {**message, "dataAddress": with_secrets(message["dataAddress"], target)}
+
+
 def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> int:
     """Send the due messages (after moving negotiations a steward has decided). Returns how many
     were delivered."""
@@ -138,6 +159,12 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
                 expect = _INITIAL.get(message["@type"]) if "providerPid" not in message else None
             progressed = True
             answer, failure = None, None
+            pushed = "dataAddress" in message and message["@type"] == "TransferRequestMessage"
+            message = _push_secrets(runtime, message)
+            if message is None:
+                _abandon(uow, pk, "push-credentials-lost", "the push credentials were held in memory only "
+                         "and were lost (we restarted); ask for the transfer again", runtime.clock())
+                continue
             if participant is None:
                 gone = f"participant {item.participant_id!r} is no longer configured"
                 answer = Answer(404, {"reason": [gone]})
@@ -149,6 +176,8 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
                 except InvalidMessage as exc:
                     answer = Answer(422, {"reason": [f"the answer breaks the official schema: {exc.reason}"]})
             _record(uow, pk, answer, failure, runtime.clock())
+            if pushed and answer is not None and answer.status < 500:
+                runtime.secrets.drop(message["consumerPid"])  # sent or refused: not needed again
             if answer is not None and answer.ok:
                 delivered += 1
             else:

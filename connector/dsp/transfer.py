@@ -15,8 +15,9 @@ from connector.dsp import CONTEXT
 
 HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
 PULL_FORMAT = "HttpData-PULL"
-#: Formats a provider of ours accepts (push transfers are not offered).
-FORMATS = frozenset({PULL_FORMAT})
+PUSH_FORMAT = "AmazonS3-PUSH"
+#: Formats a provider of ours accepts and its catalog announces.
+FORMATS = frozenset({PULL_FORMAT, PUSH_FORMAT})
 
 
 def _message(message_type: str, **fields: Any) -> dict[str, Any]:
@@ -35,9 +36,11 @@ def error(provider_pid: str, consumer_pid: str, code: str, reasons: Iterable[str
 
 
 def request(consumer_pid: str, agreement_id: str, callback_address: str,
-            fmt: str = PULL_FORMAT) -> dict[str, Any]:
+            fmt: str = PULL_FORMAT, address: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``TransferRequestMessage``; ``address`` is the consumer's data address of a push."""
     return _message("TransferRequestMessage", consumerPid=consumer_pid, agreementId=agreement_id,
-                    format=fmt, callbackAddress=callback_address)
+                    format=fmt, callbackAddress=callback_address,
+                    dataAddress=dict(address) if address is not None else None)
 
 
 def data_address(endpoint: str, token: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from connector.dsp.models import Transfer
 from connector.dsp.negotiation_api import CALLBACK, runtime_of
 from connector.dsp.outbox import deliver_pending
 from connector.dsp.participants import Participant, authenticate, bearer_token, check_callback_address
+from connector.dsp.push import read_s3_address
 from connector.dsp.states import Role
 from connector.errors import BadRequest, ConnectorError, ValidationFailed
 from connector.http import json_body, json_response, principal, uow
@@ -258,13 +259,25 @@ def start_transfer():
     if not isinstance(body, dict):
         raise ValidationFailed([{"path": "$", "message": "expected an object"}])
     errors = [{"path": f"$.{key}", "message": "unknown property"}
-              for key in sorted(set(body) - {"negotiation"})]
+              for key in sorted(set(body) - {"negotiation", "format", "dataAddress"})]
     if not isinstance(body.get("negotiation"), str) or not body["negotiation"]:
         errors.append({"path": "$.negotiation", "message": "required: the id of a FINALIZED negotiation"})
+    target = None
+    fmt = body.get("format", messages.PULL_FORMAT)
+    if fmt not in messages.FORMATS:
+        errors.append({"path": "$.format", "message": f"one of {', '.join(sorted(messages.FORMATS))}"})
+    elif fmt == messages.PUSH_FORMAT:
+        try:
+            target = read_s3_address(body.get("dataAddress"))
+        except ValueError as exc:
+            errors.append({"path": "$.dataAddress", "message": str(exc)})
+    elif "dataAddress" in body:
+        errors.append({"path": "$.dataAddress", "message": f"only with format {messages.PUSH_FORMAT}"})
     if errors:
         raise ValidationFailed(errors)
     callback = _root() + BASE_PATH + CALLBACK
-    transfer, created = service.consumer_start(uow(), _runtime(), caller, body["negotiation"], callback)
+    transfer, created = service.consumer_start(uow(), _runtime(), caller, body["negotiation"], callback,
+                                               target=target)
     response = _answer(serialize(transfer), 201 if created else 200)
     response.headers["Location"] = url_for("transfers.get_transfer", transfer_id=transfer.id)
     return response

@@ -16,6 +16,12 @@ agreement mirroring the remote one (:mod:`connector.dsp.mirror`) is recorded fir
 ``TransferRequestMessage`` leaves. On ``TransferStartMessage`` the staging job of the mirror
 agreement is queued; :func:`advance` (inline, or each worker tick) runs it and, once
 published, sends ``TransferCompletionMessage`` and forgets the token.
+
+Provider, push (``AmazonS3-PUSH``, :mod:`connector.dsp.push`): the request carries the
+consumer's S3 address, admitted by the push SSRF rule; once the version is staged :func:`advance`
+sends ``TransferStartMessage`` (no data address), copies the parts and the manifest to the
+bucket, then sends ``TransferCompletionMessage`` (or terminates with ``push-failed``). The
+address's credentials live only in :attr:`Runtime.secrets`, never in a row.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from connector.dsp import catalog as catalog_messages
+from connector.dsp import push
 from connector.dsp import transfer as messages
 from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Negotiation, Transfer
@@ -150,6 +157,7 @@ def _terminate(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, co
                reasons: list[str], now: dt.datetime) -> None:
     """End the transfer on our side with a reason and tell the peer."""
     _set_state(transfer, T.TERMINATED, now)
+    runtime.base.secrets.drop(transfer.pid)
     transfer.termination_code, transfer.termination_reason = code, reasons
     if transfer.counter_pid:
         _send(uow, transfer, runtime, "termination",
@@ -198,6 +206,8 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
         if message["format"] not in messages.FORMATS:
             raise TransferRefused(f"format {message['format']!r} is not offered; this connector offers "
                                   + ", ".join(sorted(messages.FORMATS)))
+        target = _push_target(runtime, participant, message) if message["format"] == push.PUSH_FORMAT \
+            else None
         negotiation = _provider_agreement(uow, participant, message["agreementId"])
         agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
         ended = _agreement_ended(agreement, now)
@@ -209,12 +219,15 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             participant_id=participant.id, project_id=negotiation.project_id,
             state=_move_new(), agreement=message["agreementId"], agreement_id=negotiation.agreement_id,
             negotiation_id=negotiation.id, format=message["format"],
-            callback_address=callback_address.rstrip("/"), endpoint=f"{data_root}/{pid}/",
+            callback_address=callback_address.rstrip("/"),
+            endpoint=target.describe() if target else f"{data_root}/{pid}/",
             created_by=f"dsp:{participant.id}"[:64], created_at=now, updated_at=now)
         uow.session.add(transfer)
         uow.session.flush()
         answer = ack(transfer)
         uow.commit()
+        if target is not None:
+            runtime.base.secrets.put(pid, target)
         try:
             job, _ = staging.request_staging(uow, principal_for(uow, participant), negotiation.agreement_id,
                                              runtime.staging, now=now)
@@ -226,10 +239,21 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             return answer
         transfer = uow.session.get(Transfer, transfer.pk)
         transfer.staging_job_id = job.id
-        if job.state == JobState.PUBLISHED:
-            _start(uow, transfer, runtime, now)
+        if job.state == JobState.PUBLISHED and transfer.format != push.PUSH_FORMAT:
+            _start(uow, transfer, runtime, now)  # a push starts in advance(), outside the request
         uow.commit()
         return answer
+
+
+def _push_target(runtime: TransferRuntime, participant: Participant,
+                 message: Mapping[str, Any]) -> push.S3Address:
+    """The consumer's S3 address of a push request, admitted by the push SSRF rule."""
+    try:
+        target = push.read_s3_address(message.get("dataAddress"))
+        push.admit_endpoint(target, participant.address, runtime.staging.source_allowlist)
+    except ValueError as exc:
+        raise TransferRefused(str(exc)) from exc
+    return target
 
 
 def _move_new() -> str:
@@ -316,8 +340,9 @@ def _team_principal(uow: UnitOfWork, transfer: Transfer) -> Principal:
 
 
 def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, negotiation_id: str,
-                   callback_address: str) -> tuple[Transfer, bool]:
-    """A team asks for the data of a FINALIZED negotiation of its project. The open transfer
+                   callback_address: str, *, target: push.S3Address | None = None) -> tuple[Transfer, bool]:
+    """A team asks for the data of a FINALIZED negotiation of its project: pulled and staged
+    here, or, with ``target``, pushed by the provider to that S3 address. The open transfer
     of that negotiation is returned when there is one. Returns (transfer, created)."""
     from connector.dsp import negotiation_service
 
@@ -349,13 +374,19 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
             id=str(uuid.uuid4()), pid=new_pid(), counter_pid=None, role=Role.CONSUMER,
             participant_id=participant.id, project_id=project.id, state=_move_new(),
             agreement=str(negotiation.agreement["@id"]), agreement_id=agreement.id,
-            negotiation_id=negotiation.id, format=messages.PULL_FORMAT, callback_address=callback_address,
+            negotiation_id=negotiation.id, callback_address=callback_address,
+            format=push.PUSH_FORMAT if target else messages.PULL_FORMAT,
+            endpoint=target.describe() if target else None,
             created_by=principal.name, created_at=now, updated_at=now)
         uow.session.add(transfer)
         uow.session.flush()
+        address = push.document(target) if target else None  # credentials withheld in the outbox
         enqueue(uow, transfer, f"{participant.address}/transfers/request",
-                messages.request(transfer.pid, transfer.agreement, callback_address), now)
+                messages.request(transfer.pid, transfer.agreement, callback_address, transfer.format,
+                                 address), now)
         uow.commit()
+        if target is not None:
+            runtime.base.secrets.put(transfer.pid, target)
         return transfer, True
 
 
@@ -382,7 +413,8 @@ def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
         _check_pids(transfer, message)
         kind = message["@type"]
         state = _move(transfer, kind, Role.PROVIDER)
-        if kind == "TransferStartMessage":
+        pulled = transfer.format != push.PUSH_FORMAT  # a push lands in the team's bucket, not here
+        if kind == "TransferStartMessage" and pulled:
             address = _accept_address(transfer, participant, message.get("dataAddress"))
             transfer.endpoint, transfer.token = address.endpoint, address.token
         _set_state(transfer, state, now)
@@ -390,7 +422,7 @@ def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             _record_end(transfer, message)
         answer = ack(transfer)
         uow.commit()
-        if kind == "TransferStartMessage":
+        if kind == "TransferStartMessage" and pulled:
             _queue_staging(uow, runtime, transfer.pk, now)
         return answer
 
@@ -437,6 +469,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
                 _run_job(uow, runtime, job_id, worker)
     moved = 0
     now = runtime.clock()
+    pushes: list[int] = []
     with uow:
         candidates = uow.session.execute(
             select(Transfer, StagingJob).join(StagingJob, StagingJob.id == Transfer.staging_job_id)
@@ -445,7 +478,10 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
             if transfer.state not in (T.REQUESTED, T.STARTED):
                 continue
             if job.state == JobState.PUBLISHED:
-                if transfer.role == Role.PROVIDER:
+                if transfer.role == Role.PROVIDER and transfer.format == push.PUSH_FORMAT:
+                    if _begin_push(uow, transfer, runtime, now):
+                        pushes.append(transfer.pk)
+                elif transfer.role == Role.PROVIDER:
                     _start(uow, transfer, runtime, now)
                 else:
                     _set_state(transfer, _move(transfer, "TransferCompletionMessage", Role.CONSUMER), now)
@@ -463,7 +499,55 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
                 _terminate(uow, transfer, runtime, "agreement-ended", [ended], now)
                 moved += 1
         uow.commit()
+    for pk in pushes:
+        _push(uow, runtime, pk)
     return moved
+
+
+def _begin_push(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> bool:
+    """STARTED, and ``TransferStartMessage`` (no data address) queued; False when the push
+    address was lost with a restart (the transfer is terminated)."""
+    if runtime.base.secrets.get(transfer.pid) is None:
+        _terminate(uow, transfer, runtime, "push-credentials-lost",
+                   ["the push address and its credentials are held in memory only and were lost "
+                    "(the provider restarted); request the transfer again"], now)
+        return False
+    _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
+    _send(uow, transfer, runtime, "start", messages.start(*pids(transfer)), now)
+    return True
+
+
+def _push(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
+    """Copy the staged parts and the manifest to the consumer's bucket (no transaction held
+    meanwhile), then complete the transfer, or terminate it with ``push-failed``."""
+    with uow:
+        transfer = uow.session.get(Transfer, transfer_pk)
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
+        pid = transfer.pid
+        tier = StorageTier.from_url(runtime.staging.storage_url, **runtime.staging.storage_options)
+        folder = tier.version_path(job.project.slug, job.dataset.id, str(job.dataset_version))
+        names = [item["path"] for item in job.manifest["files"]] + ["_manifest.json"]
+    target = runtime.base.secrets.get(pid)
+    failure = None
+    try:
+        if target is None:
+            raise push.PushFailed("the push address was lost")
+        push.copy_files(tier.fs, folder, names, target)
+    except push.PushFailed as exc:
+        failure = str(exc)
+    now = runtime.clock()
+    with uow:
+        transfer = uow.session.get(Transfer, transfer_pk)
+        runtime.base.secrets.drop(pid)
+        if transfer.state == T.STARTED:
+            if failure is not None:
+                where = target.describe() if target else "the consumer's bucket"
+                _terminate(uow, transfer, runtime, "push-failed", [f"the push to {where} failed: {failure}"],
+                           now)
+            else:
+                _set_state(transfer, _move(transfer, "TransferCompletionMessage", Role.PROVIDER), now)
+                _send(uow, transfer, runtime, "completion", messages.completion(*pids(transfer)), now)
+        uow.commit()
 
 
 # --- management (our teams and stewards) ----------------------------------------------------
@@ -505,6 +589,8 @@ def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfe
         role = Role(transfer.role)
         if not transfer.counter_pid:
             raise Conflict("the provider has not acknowledged the request yet; try again shortly")
+        if transfer.format == push.PUSH_FORMAT and action != "terminate":
+            raise TransferRefused("a push transfer runs to its end; it can only be terminated")
         reasons = [reason or f"{action} by the {role} ({principal.name})"]
         state = _move(transfer, kinds[action], role)
         if action == "terminate":

@@ -67,7 +67,7 @@ def test_cat_01_01_catalog_lists_only_what_the_participant_may_see_with_offers(d
     assert sorted(_ids(radar)) == sorted([world["public"], world["defence"]])
 
 
-def test_cat_01_01_every_dataset_carries_our_offers_and_a_pull_distribution(dsp, world):
+def test_cat_01_01_every_dataset_carries_our_offers_and_a_pull_and_a_push_distribution(dsp, world):
     raw = world["_raw"]["restricted"]
     (dataset,) = [d for d in _catalog(dsp, PARTNER)["dataset"] if d["@id"] == world["restricted"]]
     assert [offer["@id"] for offer in dataset["hasPolicy"]] == [f"urn:uuid:{o['id']}" for o in raw["offers"]]
@@ -79,6 +79,8 @@ def test_cat_01_01_every_dataset_carries_our_offers_and_a_pull_distribution(dsp,
     assert count == {"leftOperand": "count", "operator": "lteq",
                      "rightOperand": {"@value": 5, "@type": "xsd:integer"}}
     assert dataset["distribution"] == [{"@type": "Distribution", "format": "HttpData-PULL",
+                                        "accessService": SERVICE},
+                                       {"@type": "Distribution", "format": "AmazonS3-PUSH",
                                         "accessService": SERVICE}]
     assert dataset["dct:identifier"] == raw["identifier"]
 

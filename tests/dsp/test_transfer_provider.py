@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connector.app import create_app
 from connector.dsp.messages import message_schemas
+from connector.dsp.models import Transfer
 from connector.dsp.negotiation_api import deliver as deliver_negotiations
 from connector.dsp.transfer_api import deliver
 from tests.dsp.conftest import PARTICIPANTS, PARTNER, RADAR, SIMPLE_OFFER, dsp_config
@@ -134,10 +136,22 @@ def test_a_schema_invalid_transfer_message_is_refused_with_a_transfer_error(dsp,
     assert response.get_json()["consumerPid"] == message["consumerPid"]
 
 
-def test_a_push_format_is_refused(dsp, agreed, recorder):
+def test_a_format_we_do_not_offer_is_refused(dsp, agreed, recorder):
+    message = transfer_request(agreed, recorder, format="HttpData-PUSH")
+    response = dsp.post(f"{BASE}/transfers/request", json=message, headers=PARTNER)
+    assert response.status_code == 400 and "AmazonS3-PUSH, HttpData-PULL" in response.get_json()["reason"][0]
+
+
+def test_a_push_without_an_s3_data_address_is_refused_and_nothing_is_stored(app, dsp, agreed, recorder):
     message = transfer_request(agreed, recorder, format="AmazonS3-PUSH")
     response = dsp.post(f"{BASE}/transfers/request", json=message, headers=PARTNER)
-    assert response.status_code == 400 and "HttpData-PULL" in response.get_json()["reason"][0]
+    assert response.status_code == 400 and "dataAddress" in response.get_json()["reason"][0]
+    message["dataAddress"] = {"@type": "DataAddress", "endpointType": "https://w3id.org/idsa/v4.1/HTTP",
+                              "endpoint": "https://partner.example.eu/in"}
+    response = dsp.post(f"{BASE}/transfers/request", json=message, headers=PARTNER)
+    assert response.status_code == 400 and "AmazonS3" in response.get_json()["reason"][0]
+    with app.extensions["connector"].session_factory() as session:
+        assert session.scalars(select(Transfer)).all() == []
 
 
 def test_tp_03_completion_from_requested_is_refused_and_changes_nothing(app, dsp, agreed, recorder):

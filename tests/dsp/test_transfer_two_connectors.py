@@ -106,10 +106,11 @@ def _team(pair: Pair) -> dict[str, str]:
     return {"Authorization": f"Bearer {pair.team['alice']}"}
 
 
-def _finalized(pair: Pair, register, source_file: Path) -> dict[str, Any]:
+def _finalized(pair: Pair, register, source_file: Path,
+               offer: dict[str, Any] = SIMPLE_OFFER) -> dict[str, Any]:
     distribution = {"accessURL": source_file.as_uri(), "downloadURL": source_file.as_uri(), "format": "CSV",
                     "mediaType": "text/csv"}
-    dataset = register(SIMPLE_OFFER, accessRights="PUBLIC", distribution=[distribution])
+    dataset = register(offer, accessRights="PUBLIC", distribution=[distribution])
     response = pair.consumer.test_client().post(
         "/api/v1/negotiations", headers=_team(pair),
         json={"participant": OWN_ID, "dataset": f"urn:uuid:{dataset['id']}",
