@@ -10,46 +10,33 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, request
 
 from connector.config import ConfigError
 from connector.dsp import PROTOCOL_VERSION, catalog_service
 from connector.dsp import catalog as messages
-from connector.dsp.errors import FilterUnsupported, MessageRejected, reasons
-from connector.dsp.messages import InvalidMessage, message_schemas
+from connector.dsp.errors import FilterUnsupported
+from connector.dsp.messages import message_schemas
 from connector.dsp.participants import (
     OutboundCredentials,
-    Participant,
     ParticipantRegistry,
     TokenIssuer,
     TokenRequestRefused,
-    authenticate,
     client_credentials_grant,
 )
-from connector.dsp.principals import principal_for
-from connector.errors import BadRequest, ConnectorError, NotFound, Unauthorized, ValidationFailed
+from connector.dsp.protocol import BASE_PATH, DspContext, bind, caller, context, public_root
+from connector.errors import BadRequest, Unauthorized, ValidationFailed
 from connector.http import int_arg, json_body, json_response, uow
-from connector.identity import service as identity
-from connector.identity.principal import Principal
 
-BASE_PATH = f"/dsp/{PROTOCOL_VERSION}"
+__all__ = ["BASE_PATH", "DspContext", "context", "init_app"]
 MAX_PAGE_SIZE = 1000
 
 well_known = Blueprint("dsp_well_known", __name__)
 oauth = Blueprint("dsp_oauth", __name__, url_prefix=BASE_PATH)
 bp = Blueprint("dsp", __name__, url_prefix=BASE_PATH)
-
-
-@dataclass
-class DspContext:
-    """Participants, our token issuer and outbound credentials, built once per application."""
-
-    participants: ParticipantRegistry
-    tokens: TokenIssuer
-    outbound: OutboundCredentials
+bind(bp, lambda provider_pid, consumer_pid, code, reasons: messages.error(code, reasons))
 
 
 def init_app(app: Flask) -> None:
@@ -65,17 +52,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def context() -> DspContext:
-    return current_app.extensions["dsp"]
-
-
-def _root() -> str:
-    """Our public root URL (``PUBLIC_BASE_URL`` when set, else the request's), no trailing slash."""
-    return (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
-
-
 def _service() -> messages.Service:
-    base = _root() + BASE_PATH
+    base = public_root() + BASE_PATH
     return messages.Service(id=base, endpoint_url=base)
 
 
@@ -90,7 +68,7 @@ def _participant_id() -> str:
 
 @well_known.get("/.well-known/dspace-version")
 def dspace_version():
-    version = {"version": PROTOCOL_VERSION, "path": urlsplit(_root()).path + BASE_PATH,
+    version = {"version": PROTOCOL_VERSION, "path": urlsplit(public_root()).path + BASE_PATH,
                "binding": "HTTPS", "serviceId": _service().id}
     if current_app.config.get("DSP_IDENTIFIER_TYPE"):
         version["identifierType"] = current_app.config["DSP_IDENTIFIER_TYPE"]
@@ -117,28 +95,7 @@ def _token_error(exc: TokenRequestRefused):
     return json_response({"error": exc.error, "error_description": exc.detail}, exc.status, headers)
 
 
-# --- the authenticated protocol endpoints ----------------------------------------------
-
-@bp.before_request
-def _authenticate() -> None:
-    ctx = context()
-    g.participant = authenticate(ctx.participants, ctx.tokens, request.headers.get("Authorization"))
-
-
-def _caller() -> Participant:
-    return g.participant
-
-
-@bp.errorhandler(InvalidMessage)
-def _invalid_message(exc: InvalidMessage):
-    return _protocol_error(MessageRejected(exc))
-
-
-@bp.errorhandler(ConnectorError)
-def _protocol_error(exc: ConnectorError):
-    headers = {"WWW-Authenticate": 'Bearer realm="dsp"'} if exc.status == 401 else None
-    return json_response(messages.error(exc.code, reasons(exc)), exc.status, headers)
-
+# --- the authenticated protocol endpoints (catalog) ---------------------------------------
 
 def _page_arg(name: str, default: int, low: int, high: int) -> int:
     """:func:`connector.http.int_arg`, answered as the DSP error this binding uses (400)."""
@@ -148,18 +105,9 @@ def _page_arg(name: str, default: int, low: int, high: int) -> int:
         raise BadRequest(exc.errors[0]["message"]) from exc
 
 
-def _parties(participant: Participant, principal: Principal) -> frozenset[str]:
-    """Who the participant acts as, named as the policy evaluator names a requester: its local
-    principal, its project and that project's organisation (offers assigned to anyone else
-    are not shown to it)."""
-    organisations = {o.id: o.slug for o in identity.list_organisations(uow())}
-    return frozenset({principal.name, participant.project,
-                      *(organisations[i] for i in principal.project_org_ids if i in organisations)})
-
-
 def _link(offset: int, limit: int, rel: str) -> str:
     query = urlencode({"offset": offset, "limit": limit})
-    return f'<{_root()}{BASE_PATH}/catalog/request?{query}>; rel="{rel}"'
+    return f'<{public_root()}{BASE_PATH}/catalog/request?{query}>; rel="{rel}"'
 
 
 @bp.post("/catalog/request")
@@ -173,25 +121,17 @@ def request_catalog():
     message_schemas().validate(message, expected="CatalogRequestMessage")
     if message.get("filter"):
         raise FilterUnsupported("this connector does not support catalog filters; send none or []")
-    principal = principal_for(uow(), _caller())
-    page = catalog_service.catalog_page(uow(), principal,
-                                        participant_id=_participant_id(), service=_service(),
-                                        offset=offset, limit=limit)
+    page = catalog_service.catalog_page(uow(), caller(), participant_id=_participant_id(),
+                                        service=_service(), offset=offset, limit=limit)
     links = []
     if page.has_next:
         links.append(_link(offset + limit, limit, "next"))
     if offset > 0:
         links.append(_link(max(offset - limit, 0), limit, "previous"))
-    return json_response(messages.catalog_for(_parties(_caller(), principal), page.catalog),
-                         headers={"Link": ", ".join(links)} if links else None)
+    return json_response(page.catalog, headers={"Link": ", ".join(links)} if links else None)
 
 
 @bp.get("/catalog/datasets/<path:dataset_id>")
 def get_dataset(dataset_id: str):
-    principal = principal_for(uow(), _caller())
-    body = catalog_service.dataset(uow(), principal, dataset_id,
-                                   participant_id=_participant_id(), service=_service())
-    offered = messages.offered_to(_parties(_caller(), principal), body)
-    if offered is None:
-        raise NotFound(f"no dataset {dataset_id!r}")
-    return json_response(offered)
+    return json_response(catalog_service.dataset(uow(), caller(), dataset_id,
+                                                 participant_id=_participant_id(), service=_service()))

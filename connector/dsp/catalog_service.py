@@ -1,8 +1,10 @@
 """Use cases of the catalog protocol (provider): what a participant may see, page by page.
 
 Visibility is that of :mod:`connector.catalog.access` for the participant's principal
-(:func:`connector.dsp.participants.principal_for`); a dataset is offered only while it is
+(:func:`connector.dsp.principals.principal_for`); a dataset is offered only while it is
 active, has at least one active offer, and its DSP form validates against the official schema.
+Offers assigned to a party the participant does not act as are left out
+(:func:`connector.dsp.catalog.offered_to`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from sqlalchemy import exists, select
 from connector.catalog.access import can_see, visible_clause
 from connector.catalog.models import Dataset, DatasetState
 from connector.dsp import catalog as messages
+from connector.dsp.participants import Participant
+from connector.dsp.principals import principal_for
 from connector.errors import NotFound
+from connector.identity.models import Organisation
 from connector.identity.principal import Principal
 from connector.policies.models import Offer
 from connector.uow import UnitOfWork
@@ -61,10 +66,19 @@ def _offered(record: messages.DatasetRecord, service: messages.Service, particip
     return body
 
 
-def catalog_page(uow: UnitOfWork, principal: Principal, *, participant_id: str,
+def _parties(uow: UnitOfWork, participant: Participant, principal: Principal) -> frozenset[str]:
+    """Who the participant acts as, named as the policy evaluator names a requester: its local
+    principal, its project and that project's organisation."""
+    organisations = uow.session.scalars(select(Organisation.slug).where(
+        Organisation.id.in_(principal.project_org_ids)))
+    return frozenset({principal.name, participant.project, *organisations})
+
+
+def catalog_page(uow: UnitOfWork, participant: Participant, *, participant_id: str,
                  service: messages.Service, offset: int, limit: int) -> CatalogPage:
-    """The ``Catalog`` of the datasets ``principal`` may see that have an active offer."""
+    """The ``Catalog`` of the datasets ``participant`` may see that have an active offer open to it."""
     with uow:
+        principal = principal_for(uow, participant)
         query = (select(Dataset).where(visible_clause(principal), Dataset.state == DatasetState.ACTIVE,
                                        _has_active_offer())
                  .order_by(Dataset.pk).offset(offset).limit(limit + 1))
@@ -74,18 +88,22 @@ def catalog_page(uow: UnitOfWork, principal: Principal, *, participant_id: str,
         items = [body for body in (_offered(r, service, participant_id, embed_service=False)
                                    for r in records) if body is not None]
         catalog = messages.catalog(participant_id, service, items, catalog_id=service.id + "/catalog")
-        return CatalogPage(catalog, offset, limit, has_next)
+        offered = messages.catalog_for(_parties(uow, participant, principal), catalog)
+        return CatalogPage(offered, offset, limit, has_next)
 
 
-def dataset(uow: UnitOfWork, principal: Principal, dataset_iri: str, *, participant_id: str,
+def dataset(uow: UnitOfWork, participant: Participant, dataset_iri: str, *, participant_id: str,
             service: messages.Service) -> dict[str, Any]:
-    """The DSP ``Dataset`` with this ``@id``; NotFound when unknown, invisible or not offered."""
+    """The DSP ``Dataset`` with this ``@id``; NotFound when unknown, invisible or not offered to
+    ``participant``."""
     with uow:
+        principal = principal_for(uow, participant)
         row = uow.datasets.get(messages.local_id(dataset_iri))
         if row is None or row.state != DatasetState.ACTIVE or not can_see(principal, row):
             raise NotFound(f"no dataset {dataset_iri!r}")
         records = _records(uow, [row])
         body = _offered(records[0], service, participant_id, embed_service=True)
-        if body is None:
+        offered = messages.offered_to(_parties(uow, participant, principal), body) if body else None
+        if offered is None:
             raise NotFound(f"no dataset {dataset_iri!r}")
-        return messages.with_context(body)
+        return messages.with_context(offered)

@@ -32,3 +32,15 @@ def reasons(error: ConnectorError) -> list[str]:
     listed: list[Any] = error.extensions.get("errors") or []
     return [error.detail, *(f"{item['path']}: {item['message']}" for item in listed
                             if isinstance(item, dict) and "path" in item)]
+
+
+class NegotiationRefused(BadRequest):
+    """A message the negotiation's state or our rules do not allow (ContractNegotiationError)."""
+
+    code, title = "negotiation-refused", "Contract negotiation message refused"
+
+
+class TransferRefused(BadRequest):
+    """A message the transfer's state or our rules do not allow (TransferError)."""
+
+    code, title = "transfer-refused", "Transfer message refused"

@@ -9,31 +9,39 @@ closed, unless :attr:`NegotiationContext.deliver_inline` is off (tests drive del
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+from flask import Blueprint, Flask, Response, current_app, url_for
 
 from connector.db import utcnow
 from connector.dsp import negotiation as messages
 from connector.dsp import negotiation_service as service
-from connector.dsp.api import BASE_PATH, context
 from connector.dsp.client import DspClient
-from connector.dsp.errors import MessageRejected, reasons
-from connector.dsp.messages import InvalidMessage, message_schemas
+from connector.dsp.management import reason_arg, role_arg
 from connector.dsp.models import Negotiation
 from connector.dsp.outbox import deliver_pending
-from connector.dsp.participants import Participant, authenticate, check_callback_address
-from connector.errors import BadRequest, ConnectorError, ValidationFailed
+from connector.dsp.participants import check_callback_address
+from connector.dsp.protocol import (
+    BASE_PATH,
+    CALLBACK,
+    bind,
+    callback_root,
+    caller,
+    concerning,
+    context,
+    read_message,
+)
+from connector.dsp.protocol import answer as protocol_answer
+from connector.errors import BadRequest, ValidationFailed
 from connector.http import json_body, json_response, principal, uow
 from connector.policies.service import Site
 from connector.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
-CALLBACK = "/callback"
+__all__ = ["CALLBACK", "deliver", "init_app", "runtime_of", "serialize"]
 
 protocol = Blueprint("dsp_negotiation", __name__, url_prefix=BASE_PATH)
+bind(protocol, messages.error)
 management = Blueprint("negotiations", __name__, url_prefix="/api/v1")
 
 
@@ -69,58 +77,11 @@ def _runtime() -> service.Runtime:
 
 
 def _answer(document: Any, status: int = 200) -> Response:
-    response = json_response(document, status)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions["dsp_negotiation"].deliver_inline:
-        def _after() -> None:
-            try:
-                deliver(app)
-            except Exception:  # noqa: BLE001  (the outbox keeps the messages for the worker)
-                log.exception("inline DSP delivery failed")
-        response.call_on_close(_after)
-    return response
-
-
-def _callback_root() -> str:
-    root = (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
-    return root + BASE_PATH + CALLBACK
+    inline = current_app.extensions["dsp_negotiation"].deliver_inline
+    return protocol_answer(document, status, inline=inline, deliver=deliver)
 
 
 # --- protocol endpoints -------------------------------------------------------------------
-
-@protocol.before_request
-def _authenticate() -> None:
-    g.negotiation_pids = ("", "")
-    ctx = context()
-    g.participant = authenticate(ctx.participants, ctx.tokens, request.headers.get("Authorization"))
-
-
-def _caller() -> Participant:
-    return g.participant
-
-
-@protocol.errorhandler(InvalidMessage)
-def _invalid_message(exc: InvalidMessage):
-    return _protocol_error(MessageRejected(exc))
-
-
-@protocol.errorhandler(ConnectorError)
-def _protocol_error(exc: ConnectorError):
-    headers = {"WWW-Authenticate": 'Bearer realm="dsp"'} if exc.status == 401 else None
-    provider_pid, consumer_pid = g.get("negotiation_pids", ("", ""))
-    return json_response(messages.error(provider_pid, consumer_pid, exc.code, reasons(exc)), exc.status,
-                         headers)
-
-
-def _message(expected: str, *, provider_pid: str = "", consumer_pid: str = "") -> dict[str, Any]:
-    g.negotiation_pids = (provider_pid, consumer_pid)
-    body = json_body()
-    if isinstance(body, dict):
-        g.negotiation_pids = (provider_pid or str(body.get("providerPid", "")),
-                              consumer_pid or str(body.get("consumerPid", "")))
-    message_schemas().validate(body, expected=expected)
-    return body
-
 
 def _same_pid(message: dict[str, Any], key: str, pid: str) -> None:
     if message.get(key) != pid:
@@ -129,86 +90,64 @@ def _same_pid(message: dict[str, Any], key: str, pid: str) -> None:
 
 @protocol.get("/negotiations/<provider_pid>")
 def provider_get(provider_pid: str):
-    g.negotiation_pids = (provider_pid, "")
-    return json_response(service.status(uow(), _caller(), provider_pid, service.Role.PROVIDER))
+    concerning(provider_pid=provider_pid)
+    return json_response(service.status(uow(), caller(), provider_pid, service.Role.PROVIDER))
 
 
 @protocol.post("/negotiations/request")
 def provider_request():
-    message = _message("ContractRequestMessage")
-    callback = check_callback_address(context().participants, message.get("callbackAddress"),
-                                      caller=_caller())
-    return _answer(service.provider_request(uow(), _runtime(), _caller(), message, callback), 201)
+    message = read_message("ContractRequestMessage")
+    callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
+    return _answer(service.provider_request(uow(), _runtime(), caller(), message, callback), 201)
 
 
 def _provider_post(provider_pid: str, expected: str) -> Response:
-    message = _message(expected, provider_pid=provider_pid)
+    message = read_message(expected, provider_pid=provider_pid)
     _same_pid(message, "providerPid", provider_pid)
-    return _answer(service.provider_message(uow(), _runtime(), _caller(), provider_pid, message))
-
-
-@protocol.post("/negotiations/<provider_pid>/request")
-def provider_counter_offer(provider_pid: str):
-    return _provider_post(provider_pid, "ContractRequestMessage")
-
-
-@protocol.post("/negotiations/<provider_pid>/events")
-def provider_event(provider_pid: str):
-    return _provider_post(provider_pid, "ContractNegotiationEventMessage")
-
-
-@protocol.post("/negotiations/<provider_pid>/agreement/verification")
-def provider_verification(provider_pid: str):
-    return _provider_post(provider_pid, "ContractAgreementVerificationMessage")
-
-
-@protocol.post("/negotiations/<provider_pid>/termination")
-def provider_termination(provider_pid: str):
-    return _provider_post(provider_pid, "ContractNegotiationTerminationMessage")
+    return _answer(service.provider_message(uow(), _runtime(), caller(), provider_pid, message))
 
 
 @protocol.post("/negotiations/offers")
 def consumer_offer_initial():
-    message = _message("ContractOfferMessage")
+    message = read_message("ContractOfferMessage")
     if "consumerPid" in message:
         raise BadRequest("an offer naming a consumerPid belongs to "
                          "<callback>/negotiations/{consumerPid}/offers")
-    callback = check_callback_address(context().participants, message.get("callbackAddress"),
-                                      caller=_caller())
-    negotiation = service.consumer_offer_initial(uow(), _runtime(), _caller(), message, callback)
+    callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
+    negotiation = service.consumer_offer_initial(uow(), _runtime(), caller(), message, callback)
     return _answer(service.ack(negotiation), 201)
 
 
 @protocol.get(f"{CALLBACK}/negotiations/<consumer_pid>")
 def consumer_get(consumer_pid: str):
-    g.negotiation_pids = ("", consumer_pid)
-    return json_response(service.status(uow(), _caller(), consumer_pid, service.Role.CONSUMER))
+    concerning(consumer_pid=consumer_pid)
+    return json_response(service.status(uow(), caller(), consumer_pid, service.Role.CONSUMER))
 
 
 def _consumer_post(consumer_pid: str, expected: str) -> Response:
-    message = _message(expected, consumer_pid=consumer_pid)
+    message = read_message(expected, consumer_pid=consumer_pid)
     _same_pid(message, "consumerPid", consumer_pid)
-    return _answer(service.consumer_message(uow(), _runtime(), _caller(), consumer_pid, message))
+    return _answer(service.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
 
 
-@protocol.post(f"{CALLBACK}/negotiations/<consumer_pid>/offers")
-def consumer_offer(consumer_pid: str):
-    return _consumer_post(consumer_pid, "ContractOfferMessage")
-
-
-@protocol.post(f"{CALLBACK}/negotiations/<consumer_pid>/agreement")
-def consumer_agreement(consumer_pid: str):
-    return _consumer_post(consumer_pid, "ContractAgreementMessage")
-
-
-@protocol.post(f"{CALLBACK}/negotiations/<consumer_pid>/events")
-def consumer_event(consumer_pid: str):
-    return _consumer_post(consumer_pid, "ContractNegotiationEventMessage")
-
-
-@protocol.post(f"{CALLBACK}/negotiations/<consumer_pid>/termination")
-def consumer_termination(consumer_pid: str):
-    return _consumer_post(consumer_pid, "ContractNegotiationTerminationMessage")
+#: (endpoint, path, message type) of the messages on an existing negotiation, as provider and consumer.
+for _endpoint, _path, _expected in (
+        ("provider_counter_offer", "/negotiations/<provider_pid>/request", "ContractRequestMessage"),
+        ("provider_event", "/negotiations/<provider_pid>/events", "ContractNegotiationEventMessage"),
+        ("provider_verification", "/negotiations/<provider_pid>/agreement/verification",
+         "ContractAgreementVerificationMessage"),
+        ("provider_termination", "/negotiations/<provider_pid>/termination",
+         "ContractNegotiationTerminationMessage")):
+    protocol.add_url_rule(_path, _endpoint, lambda provider_pid, _expected=_expected:
+                          _provider_post(provider_pid, _expected), methods=["POST"])
+for _endpoint, _path, _expected in (
+        ("consumer_offer", "/negotiations/<consumer_pid>/offers", "ContractOfferMessage"),
+        ("consumer_agreement", "/negotiations/<consumer_pid>/agreement", "ContractAgreementMessage"),
+        ("consumer_event", "/negotiations/<consumer_pid>/events", "ContractNegotiationEventMessage"),
+        ("consumer_termination", "/negotiations/<consumer_pid>/termination",
+         "ContractNegotiationTerminationMessage")):
+    protocol.add_url_rule(CALLBACK + _path, _endpoint, lambda consumer_pid, _expected=_expected:
+                          _consumer_post(consumer_pid, _expected), methods=["POST"])
 
 
 # --- management API -----------------------------------------------------------------------
@@ -247,9 +186,9 @@ def _start_body() -> dict[str, Any]:
 
 @management.post("/negotiations")
 def start_negotiation():
-    caller = principal()
+    who = principal()
     body = _start_body()
-    negotiation = service.consumer_start(uow(), _runtime(), caller, body, _callback_root())
+    negotiation = service.consumer_start(uow(), _runtime(), who, body, callback_root())
     response = _answer(serialize(negotiation), 201)
     response.headers["Location"] = url_for("negotiations.get_negotiation", negotiation_id=negotiation.id)
     return response
@@ -257,10 +196,7 @@ def start_negotiation():
 
 @management.get("/negotiations")
 def list_negotiations():
-    role = request.args.get("role")
-    if role not in (None, "provider", "consumer"):
-        raise ValidationFailed([{"path": "$.role", "message": "role must be provider or consumer"}])
-    items = service.list_negotiations(uow(), principal(), role=role)
+    items = service.list_negotiations(uow(), principal(), role=role_arg())
     return json_response({"items": [serialize(item) for item in items]})
 
 
@@ -277,10 +213,6 @@ def accept_offer(negotiation_id: str):
 
 @management.post("/negotiations/<negotiation_id>/terminate")
 def terminate_negotiation(negotiation_id: str):
-    caller = principal()
-    body = json_body() if request.content_length else {}
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
-        raise ValidationFailed([{"path": "$.reason", "message": "a non-empty string"}])
-    negotiation = service.terminate(uow(), _runtime(), caller, negotiation_id, reason)
+    who = principal()
+    negotiation = service.terminate(uow(), _runtime(), who, negotiation_id, reason_arg())
     return _answer(serialize(negotiation))

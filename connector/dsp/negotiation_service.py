@@ -29,15 +29,17 @@ from connector.catalog.access import can_see
 from connector.catalog.models import Dataset, DatasetState
 from connector.dsp import catalog as catalog_messages
 from connector.dsp import negotiation as messages
+from connector.dsp import process
 from connector.dsp.client import DspClient
+from connector.dsp.errors import NegotiationRefused
 from connector.dsp.messages import InvalidMessage, message_schemas
-from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
+from connector.dsp.models import Negotiation
 from connector.dsp.participants import Participant, ParticipantRegistry
 from connector.dsp.principals import principal_for, requester_for
+from connector.dsp.process import enqueue, new_pid, pids
 from connector.dsp.push import SecretStore
 from connector.dsp.states import (
     NEGOTIATION,
-    IllegalTransition,
     NegotiationState,
     Role,
     negotiation_message_kind,
@@ -54,12 +56,6 @@ N = NegotiationState
 AGREEMENT_DURATION = "P90D"
 
 
-class NegotiationRefused(BadRequest):
-    """A message the negotiation's state or our rules do not allow (ContractNegotiationError)."""
-
-    code, title = "negotiation-refused", "Contract negotiation message refused"
-
-
 @dataclass(frozen=True)
 class Runtime:
     """What the use cases need beyond the unit of work: who we are, whom we know, how to call."""
@@ -73,21 +69,6 @@ class Runtime:
     secrets: SecretStore = field(default_factory=SecretStore)
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def new_pid() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
-
-
-def pids(negotiation: Negotiation) -> tuple[str, str]:
-    """(providerPid, consumerPid); the side not known yet is ``""``."""
-    if negotiation.role == Role.PROVIDER:
-        return negotiation.pid, negotiation.counter_pid or ""
-    return negotiation.counter_pid or "", negotiation.pid
-
-
 def ack(negotiation: Negotiation) -> dict[str, Any]:
     return messages.ack(*pids(negotiation), negotiation.state)
 
@@ -95,73 +76,30 @@ def ack(negotiation: Negotiation) -> dict[str, Any]:
 def status(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> dict[str, Any]:
     """The ``ContractNegotiation`` of our negotiation ``pid`` for ``participant`` (404 otherwise)."""
     with uow:
-        return ack(_own(uow, participant, pid, role))
+        return ack(process.own(uow, process.NEGOTIATIONS, participant, pid, role))
 
 
 # --- shared steps -------------------------------------------------------------------------
 
-def _own(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> Negotiation:
-    """Our negotiation ``pid`` in ``role`` with ``participant``; 404 for anyone else's."""
-    found = uow.session.scalar(select(Negotiation).where(Negotiation.pid == pid, Negotiation.role == role))
-    if found is None or found.participant_id != participant.id:
-        raise NotFound(f"no contract negotiation {pid!r}")
-    return found
+_set_state = process.set_state
 
 
 def _move(negotiation: Negotiation, message: Mapping[str, Any], sender: Role) -> str:
-    try:
-        return NEGOTIATION.next_state(negotiation.state, negotiation_message_kind(dict(message)), sender)
-    except IllegalTransition as exc:
-        raise NegotiationRefused(str(exc)) from exc
+    return process.move(negotiation, negotiation_message_kind(dict(message)), sender)
 
 
-def _check_counter_pid(negotiation: Negotiation, message: Mapping[str, Any]) -> None:
-    """The other side's pid in ``message`` must be the one we know (recorded when first seen)."""
-    key = "consumerPid" if negotiation.role == Role.PROVIDER else "providerPid"
-    own_key = "providerPid" if negotiation.role == Role.PROVIDER else "consumerPid"
-    if message.get(own_key) not in (None, negotiation.pid):
-        raise NegotiationRefused(f"{own_key} {message.get(own_key)!r} is not this negotiation's "
-                                 f"({negotiation.pid!r})")
-    given = message.get(key)
-    if negotiation.counter_pid is None and given:
-        negotiation.counter_pid = given
-    elif given != negotiation.counter_pid:
-        raise NotFound(f"no contract negotiation with {key} {given!r}")
-
-
-def _set_state(negotiation: Negotiation, state: str, now: dt.datetime) -> None:
-    negotiation.state = state
-    negotiation.updated_at = now
-
-
-def enqueue(uow: UnitOfWork, negotiation: Negotiation | Transfer, url: str, message: dict[str, Any],
-            now: dt.datetime) -> None:
-    """Owe ``message`` to the negotiation's (or transfer's) participant (validated now, so only
-    valid ones wait)."""
-    message_schemas().validate(message)
-    owner = {"transfer_pk": negotiation.pk} if isinstance(negotiation, Transfer) else \
-        {"negotiation_pk": negotiation.pk}
-    uow.session.add(OutboxMessage(**owner, participant_id=negotiation.participant_id,
-                                  url=url, message=message, state=OutboxState.PENDING, attempts=0,
-                                  next_attempt_at=now, created_at=now))
-
-
-def _to_peer(negotiation: Negotiation, participant_address: str, suffix: str) -> str:
-    if negotiation.role == Role.PROVIDER:
-        return f"{negotiation.callback_address}/negotiations/{negotiation.counter_pid}{suffix}"
-    return f"{participant_address}/negotiations/{negotiation.counter_pid}{suffix}"
+def _send(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, suffix: str, message: dict[str, Any],
+          now: dt.datetime) -> None:
+    process.send(uow, negotiation, runtime.participants, suffix, message, now)
 
 
 def _terminate(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, code: str,
-               reasons: list[str], now: dt.datetime, *, notify: bool = True) -> None:
-    """End the negotiation on our side with a reason; tell the peer unless ``notify`` is off."""
-    _set_state(negotiation, N.TERMINATED, now)
-    negotiation.termination_code = code
-    negotiation.termination_reason = reasons
-    participant = runtime.participants.get(negotiation.participant_id)
-    if notify and participant is not None and negotiation.counter_pid:
-        enqueue(uow, negotiation, _to_peer(negotiation, participant.address, "/termination"),
-                messages.termination(*pids(negotiation), code, reasons), now)
+               reasons: list[str], now: dt.datetime) -> None:
+    """End the negotiation on our side with a reason and tell the peer (when it is still configured)."""
+    process.end(negotiation, code, reasons, now)
+    if runtime.participants.get(negotiation.participant_id) is not None and negotiation.counter_pid:
+        _send(uow, negotiation, runtime, "/termination",
+              messages.termination(*pids(negotiation), code, reasons), now)
 
 
 # --- provider -----------------------------------------------------------------------------
@@ -214,7 +152,8 @@ def provider_request(uow: UnitOfWork, runtime: Runtime, participant: Participant
         negotiation = Negotiation(
             id=str(uuid.uuid4()), pid=new_pid(), counter_pid=message["consumerPid"], role=Role.PROVIDER,
             participant_id=participant.id, project_id=next(iter(principal.project_ids)),
-            state=_move_new(message), dataset=target, offer=dict(message["offer"]),
+            state=process.first_state(process.NEGOTIATIONS, negotiation_message_kind(dict(message)),
+                                        Role.CONSUMER), dataset=target, offer=dict(message["offer"]),
             callback_address=callback_address.rstrip("/"), created_by=principal.name,
             created_at=now, updated_at=now)
         uow.session.add(negotiation)
@@ -233,13 +172,6 @@ def provider_request(uow: UnitOfWork, runtime: Runtime, participant: Participant
         return answer
 
 
-def _move_new(message: Mapping[str, Any]) -> str:
-    try:
-        return NEGOTIATION.next_state(None, negotiation_message_kind(dict(message)), Role.CONSUMER)
-    except IllegalTransition as exc:
-        raise NegotiationRefused(str(exc)) from exc
-
-
 def _counter_with_ours(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, ours: dict[str, Any],
                        now: dt.datetime) -> None:
     offer = {**ours, "target": negotiation.dataset}
@@ -247,8 +179,7 @@ def _counter_with_ours(uow: UnitOfWork, negotiation: Negotiation, runtime: Runti
     _set_state(negotiation, NEGOTIATION.next_state(negotiation.state, "ContractOfferMessage", Role.PROVIDER),
                now)
     negotiation.offer = offer
-    enqueue(uow, negotiation, f"{negotiation.callback_address}/negotiations/{negotiation.counter_pid}/offers",
-            message, now)
+    _send(uow, negotiation, runtime, "/offers", message, now)
 
 
 def _decide(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, participant: Participant,
@@ -284,13 +215,12 @@ def _agree(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, agreemen
     ours = _our_offer_dsp(offer, runtime.own_id) or {}
     body = messages.agreement(ours, agreement_iri=f"urn:uuid:{agreement.id}", target=negotiation.dataset,
                               assigner=runtime.own_id, assignee=negotiation.participant_id,
-                              timestamp=_iso(agreement.created_at))
+                              timestamp=process.iso(agreement.created_at))
     _set_state(negotiation, NEGOTIATION.next_state(negotiation.state, "ContractAgreementMessage",
                                                    Role.PROVIDER), now)
     negotiation.agreement_id = agreement.id
     negotiation.agreement = body
-    enqueue(uow, negotiation, _to_peer(negotiation, "", "/agreement"),
-            messages.agreement_message(*pids(negotiation), body), now)
+    _send(uow, negotiation, runtime, "/agreement", messages.agreement_message(*pids(negotiation), body), now)
 
 
 def provider_message(uow: UnitOfWork, runtime: Runtime, participant: Participant, provider_pid: str,
@@ -299,15 +229,14 @@ def provider_message(uow: UnitOfWork, runtime: Runtime, participant: Participant
     verification or termination. Returns the ACK (the state the message led to)."""
     now = runtime.clock()
     with uow:
-        negotiation = _own(uow, participant, provider_pid, Role.PROVIDER)
-        _check_counter_pid(negotiation, message)
+        negotiation = process.own(uow, process.NEGOTIATIONS, participant, provider_pid, Role.PROVIDER)
+        process.check_pids(negotiation, message)
         state = _move(negotiation, message, Role.CONSUMER)
         answer = messages.ack(*pids(negotiation), state)
         kind = negotiation_message_kind(dict(message))
         if kind == "ContractNegotiationTerminationMessage":
             _set_state(negotiation, state, now)
-            negotiation.termination_code = message.get("code")
-            negotiation.termination_reason = [str(r) for r in message.get("reason", [])] or None
+            process.record_end(negotiation, message)
         elif kind == "ContractRequestMessage":
             _set_state(negotiation, state, now)
             _counter_offer(uow, negotiation, runtime, participant, message["offer"], now)
@@ -325,8 +254,7 @@ def provider_message(uow: UnitOfWork, runtime: Runtime, participant: Participant
             _set_state(negotiation, state, now)
             _set_state(negotiation, NEGOTIATION.next_state(state, "ContractNegotiationEventMessage:FINALIZED",
                                                            Role.PROVIDER), now)
-            enqueue(uow, negotiation, _to_peer(negotiation, "", "/events"),
-                    messages.event(*pids(negotiation), "FINALIZED"), now)
+            _send(uow, negotiation, runtime, "/events", messages.event(*pids(negotiation), "FINALIZED"), now)
         uow.commit()
         return answer
 
@@ -451,15 +379,14 @@ def consumer_message(uow: UnitOfWork, runtime: Runtime, participant: Participant
     Returns the ACK (the state the message led to)."""
     now = runtime.clock()
     with uow:
-        negotiation = _own(uow, participant, consumer_pid, Role.CONSUMER)
-        _check_counter_pid(negotiation, message)
+        negotiation = process.own(uow, process.NEGOTIATIONS, participant, consumer_pid, Role.CONSUMER)
+        process.check_pids(negotiation, message)
         state = _move(negotiation, message, Role.PROVIDER)
         answer = messages.ack(*pids(negotiation), state)
         kind = negotiation_message_kind(dict(message))
         _set_state(negotiation, state, now)
         if kind == "ContractNegotiationTerminationMessage":
-            negotiation.termination_code = message.get("code")
-            negotiation.termination_reason = [str(r) for r in message.get("reason", [])] or None
+            process.record_end(negotiation, message)
         elif kind == "ContractOfferMessage":
             if message["offer"].get("target") != negotiation.dataset:
                 _terminate(uow, negotiation, runtime, "target-changed",
@@ -488,8 +415,8 @@ def _verify(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, partici
         return
     _set_state(negotiation, NEGOTIATION.next_state(negotiation.state, "ContractAgreementVerificationMessage",
                                                    Role.CONSUMER), now)
-    enqueue(uow, negotiation, _to_peer(negotiation, participant.address, "/agreement/verification"),
-            messages.verification(*pids(negotiation)), now)
+    _send(uow, negotiation, runtime, "/agreement/verification", messages.verification(*pids(negotiation)),
+          now)
 
 
 # --- management (our teams and stewards) ----------------------------------------------------
@@ -506,18 +433,12 @@ def _may_see(uow: UnitOfWork, principal: Principal, negotiation: Negotiation) ->
 
 def get(uow: UnitOfWork, principal: Principal, negotiation_id: str) -> Negotiation:
     with uow:
-        found = uow.session.scalar(select(Negotiation).where(Negotiation.id == negotiation_id))
-        if found is None or not _may_see(uow, principal, found):
-            raise NotFound(f"no contract negotiation {negotiation_id!r}")
-        return found
+        return process.visible(uow, process.NEGOTIATIONS, principal, negotiation_id, _may_see)
 
 
 def list_negotiations(uow: UnitOfWork, principal: Principal, *, role: str | None = None) -> list[Negotiation]:
     with uow:
-        query = select(Negotiation).order_by(Negotiation.pk)
-        if role is not None:
-            query = query.where(Negotiation.role == role)
-        return [row for row in uow.session.scalars(query) if _may_see(uow, principal, row)]
+        return process.all_visible(uow, process.NEGOTIATIONS, principal, _may_see, role=role)
 
 
 def accept(uow: UnitOfWork, runtime: Runtime, principal: Principal, negotiation_id: str) -> Negotiation:
@@ -529,9 +450,7 @@ def accept(uow: UnitOfWork, runtime: Runtime, principal: Principal, negotiation_
             raise BadRequest("only the consumer accepts an offer")
         event = messages.event(*pids(negotiation), "ACCEPTED")
         _set_state(negotiation, _move(negotiation, event, Role.CONSUMER), now)
-        participant = runtime.participants.get(negotiation.participant_id)
-        address = participant.address if participant else ""
-        enqueue(uow, negotiation, _to_peer(negotiation, address, "/events"), event, now)
+        _send(uow, negotiation, runtime, "/events", event, now)
         uow.commit()
         return negotiation
 

@@ -23,8 +23,9 @@ from connector.dsp.messages import InvalidMessage
 from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
 from connector.dsp.negotiation_service import Runtime, sync_decisions
 from connector.dsp.participants import ParticipantUnreachable
+from connector.dsp.process import end, kind_of
 from connector.dsp.push import with_secrets
-from connector.dsp.states import NEGOTIATION, TRANSFER, NegotiationState, Role
+from connector.dsp.states import Role
 from connector.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,8 @@ def _claim(uow: UnitOfWork, pk: int, now: dt.datetime) -> bool:
 
 def _end_locally(process: Negotiation | Transfer, code: str, reasons: list[str], now: dt.datetime) -> None:
     """End the negotiation or transfer on our side (both machines call it TERMINATED)."""
-    machine = NEGOTIATION if isinstance(process, Negotiation) else TRANSFER
-    if process.state in machine.terminal:
-        return
-    process.state = NegotiationState.TERMINATED
-    process.termination_code = code
-    process.termination_reason = reasons
-    process.updated_at = now
-    if isinstance(process, Transfer):
-        process.token = process.token_hash = None  # an ended transfer's token is worth nothing
+    if process.state not in kind_of(process).machine.terminal:
+        end(process, code, reasons, now)
 
 
 def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None, now: dt.datetime) -> None:

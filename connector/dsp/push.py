@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,12 +142,15 @@ def admit_endpoint(address: S3Address, participant_address: str, allowlist: Iter
 
 
 def copy_files(source_fs: Any, source_dir: str, names: Iterable[str], address: S3Address, *,
-               chunk_size: int = 8 << 20) -> None:
+               chunk_size: int = 8 << 20, before_each: Callable[[str], None] | None = None) -> None:
     """Copy ``names`` from ``source_dir`` to the bucket, in order (the manifest last, so readers
-    trusting it see only complete parts). Errors come back with the credentials scrubbed."""
+    trusting it see only complete parts); ``before_each(name)`` runs before each file (the
+    caller renews its lease there). Errors come back with the credentials scrubbed."""
     try:
         target = address.filesystem()
         for name in names:
+            if before_each is not None:
+                before_each(name)
             with source_fs.open(posixpath.join(source_dir, name), "rb") as src, \
                     target.open(address.key(name), "wb") as dst:
                 while chunk := src.read(chunk_size):

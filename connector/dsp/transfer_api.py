@@ -10,33 +10,43 @@ the response is closed (staging jobs of transfers, then the outbox), unless
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+from flask import Blueprint, Flask, Response, current_app, request, url_for
 
 from connector.db import utcnow
 from connector.dsp import transfer as messages
 from connector.dsp import transfer_service as service
-from connector.dsp.api import BASE_PATH, context
-from connector.dsp.errors import MessageRejected, reasons
-from connector.dsp.messages import InvalidMessage, message_schemas
+from connector.dsp.management import reason_arg, role_arg
 from connector.dsp.models import Transfer
-from connector.dsp.negotiation_api import CALLBACK, runtime_of
+from connector.dsp.negotiation_api import runtime_of
 from connector.dsp.outbox import deliver_pending
-from connector.dsp.participants import Participant, authenticate, bearer_token, check_callback_address
+from connector.dsp.participants import bearer_token, check_callback_address
+from connector.dsp.protocol import (
+    BASE_PATH,
+    CALLBACK,
+    bind,
+    callback_root,
+    caller,
+    concerning,
+    context,
+    public_root,
+    read_message,
+)
+from connector.dsp.protocol import answer as protocol_answer
 from connector.dsp.push import read_s3_address
 from connector.dsp.states import Role
-from connector.errors import BadRequest, ConnectorError, ValidationFailed
+from connector.errors import ValidationFailed
 from connector.http import json_body, json_response, principal, uow
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
 DATA = "/data"
 
 protocol = Blueprint("dsp_transfer", __name__, url_prefix=BASE_PATH)
+bind(protocol, messages.error)
 data = Blueprint("dsp_data", __name__, url_prefix=BASE_PATH + DATA)
 management = Blueprint("transfers", __name__, url_prefix="/api/v1")
 
@@ -65,145 +75,67 @@ def deliver(app: Flask) -> int:
     """Advance transfers (running their staging jobs when inline), then deliver the outbox of
     negotiations and transfers: what the worker does each tick. Returns messages delivered."""
     unit = UnitOfWork(app.extensions["connector"].session_factory)
-    runtime = transfer_runtime(app)
-    service.advance(unit, _current(runtime, app))
+    service.advance(unit, _current(app))
     return deliver_pending(unit, runtime_of(app))
 
 
-def _current(runtime: service.TransferRuntime, app: Flask) -> service.TransferRuntime:
+def _current(app: Flask) -> service.TransferRuntime:
     """The transfer runtime with the app's current negotiation runtime (tests swap its client)."""
-    import dataclasses
-
-    return dataclasses.replace(runtime, base=runtime_of(app))
+    return dataclasses.replace(transfer_runtime(app), base=runtime_of(app))
 
 
 def _runtime() -> service.TransferRuntime:
-    return _current(transfer_runtime(current_app), current_app)
+    return _current(current_app)
 
 
 def _answer(document: Any, status: int = 200) -> Response:
-    response = json_response(document, status)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions["dsp_transfer"].deliver_inline:
-        def _after() -> None:
-            try:
-                deliver(app)
-            except Exception:  # noqa: BLE001  (the rows keep the state for the worker)
-                log.exception("inline DSP transfer delivery failed")
-        response.call_on_close(_after)
-    return response
-
-
-def _root() -> str:
-    return (current_app.config.get("PUBLIC_BASE_URL") or request.url_root).rstrip("/")
+    inline = current_app.extensions["dsp_transfer"].deliver_inline
+    return protocol_answer(document, status, inline=inline, deliver=deliver)
 
 
 # --- protocol endpoints -------------------------------------------------------------------
 
-@protocol.before_request
-def _authenticate() -> None:
-    g.transfer_pids = ("", "")
-    ctx = context()
-    g.participant = authenticate(ctx.participants, ctx.tokens, request.headers.get("Authorization"))
-
-
-def _caller() -> Participant:
-    return g.participant
-
-
-@protocol.errorhandler(InvalidMessage)
-def _invalid_message(exc: InvalidMessage):
-    return _protocol_error(MessageRejected(exc))
-
-
-@protocol.errorhandler(ConnectorError)
-def _protocol_error(exc: ConnectorError):
-    headers = {"WWW-Authenticate": 'Bearer realm="dsp"'} if exc.status == 401 else None
-    provider_pid, consumer_pid = g.get("transfer_pids", ("", ""))
-    return json_response(messages.error(provider_pid, consumer_pid, exc.code, reasons(exc)), exc.status,
-                         headers)
-
-
-def _message(expected: str, *, provider_pid: str = "", consumer_pid: str = "") -> dict[str, Any]:
-    g.transfer_pids = (provider_pid, consumer_pid)
-    body = json_body()
-    if isinstance(body, dict):
-        g.transfer_pids = (provider_pid or str(body.get("providerPid", "")),
-                           consumer_pid or str(body.get("consumerPid", "")))
-    message_schemas().validate(body, expected=expected)
-    return body
-
-
 @protocol.get("/transfers/<provider_pid>")
 def provider_get(provider_pid: str):
-    g.transfer_pids = (provider_pid, "")
-    return json_response(service.status(uow(), _caller(), provider_pid, Role.PROVIDER))
+    concerning(provider_pid=provider_pid)
+    return json_response(service.status(uow(), caller(), provider_pid, Role.PROVIDER))
 
 
 @protocol.post("/transfers/request")
 def provider_request():
-    message = _message("TransferRequestMessage")
-    callback = check_callback_address(context().participants, message.get("callbackAddress"),
-                                      caller=_caller())
-    answer = service.provider_request(uow(), _runtime(), _caller(), message, callback,
-                                      _root() + BASE_PATH + DATA)
+    message = read_message("TransferRequestMessage")
+    callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
+    answer = service.provider_request(uow(), _runtime(), caller(), message, callback,
+                                      public_root() + BASE_PATH + DATA)
     return _answer(answer, 201)
-
-
-def _provider_post(provider_pid: str, expected: str) -> Response:
-    message = _message(expected, provider_pid=provider_pid)
-    return _answer(service.provider_message(uow(), _runtime(), _caller(), provider_pid, message))
-
-
-@protocol.post("/transfers/<provider_pid>/start")
-def provider_start(provider_pid: str):
-    return _provider_post(provider_pid, "TransferStartMessage")
-
-
-@protocol.post("/transfers/<provider_pid>/completion")
-def provider_completion(provider_pid: str):
-    return _provider_post(provider_pid, "TransferCompletionMessage")
-
-
-@protocol.post("/transfers/<provider_pid>/suspension")
-def provider_suspension(provider_pid: str):
-    return _provider_post(provider_pid, "TransferSuspensionMessage")
-
-
-@protocol.post("/transfers/<provider_pid>/termination")
-def provider_termination(provider_pid: str):
-    return _provider_post(provider_pid, "TransferTerminationMessage")
 
 
 @protocol.get(f"{CALLBACK}/transfers/<consumer_pid>")
 def consumer_get(consumer_pid: str):
-    g.transfer_pids = ("", consumer_pid)
-    return json_response(service.status(uow(), _caller(), consumer_pid, Role.CONSUMER))
+    concerning(consumer_pid=consumer_pid)
+    return json_response(service.status(uow(), caller(), consumer_pid, Role.CONSUMER))
+
+
+def _provider_post(provider_pid: str, expected: str) -> Response:
+    message = read_message(expected, provider_pid=provider_pid)
+    return _answer(service.provider_message(uow(), _runtime(), caller(), provider_pid, message))
 
 
 def _consumer_post(consumer_pid: str, expected: str) -> Response:
-    message = _message(expected, consumer_pid=consumer_pid)
-    return _answer(service.consumer_message(uow(), _runtime(), _caller(), consumer_pid, message))
+    message = read_message(expected, consumer_pid=consumer_pid)
+    return _answer(service.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
 
 
-@protocol.post(f"{CALLBACK}/transfers/<consumer_pid>/start")
-def consumer_start(consumer_pid: str):
-    return _consumer_post(consumer_pid, "TransferStartMessage")
-
-
-@protocol.post(f"{CALLBACK}/transfers/<consumer_pid>/completion")
-def consumer_completion(consumer_pid: str):
-    return _consumer_post(consumer_pid, "TransferCompletionMessage")
-
-
-@protocol.post(f"{CALLBACK}/transfers/<consumer_pid>/suspension")
-def consumer_suspension(consumer_pid: str):
-    return _consumer_post(consumer_pid, "TransferSuspensionMessage")
-
-
-@protocol.post(f"{CALLBACK}/transfers/<consumer_pid>/termination")
-def consumer_termination(consumer_pid: str):
-    return _consumer_post(consumer_pid, "TransferTerminationMessage")
+#: The messages on an existing transfer: the same four to the provider and to the consumer.
+for _suffix, _expected in (("start", "TransferStartMessage"), ("completion", "TransferCompletionMessage"),
+                           ("suspension", "TransferSuspensionMessage"),
+                           ("termination", "TransferTerminationMessage")):
+    protocol.add_url_rule(f"/transfers/<provider_pid>/{_suffix}", f"provider_{_suffix}",
+                          lambda provider_pid, _expected=_expected: _provider_post(provider_pid, _expected),
+                          methods=["POST"])
+    protocol.add_url_rule(f"{CALLBACK}/transfers/<consumer_pid>/{_suffix}", f"consumer_{_suffix}",
+                          lambda consumer_pid, _expected=_expected: _consumer_post(consumer_pid, _expected),
+                          methods=["POST"])
 
 
 # --- the data endpoint ----------------------------------------------------------------------
@@ -254,7 +186,7 @@ def serialize(transfer: Transfer) -> dict[str, Any]:
 
 @management.post("/transfers")
 def start_transfer():
-    caller = principal()
+    who = principal()
     body = json_body()
     if not isinstance(body, dict):
         raise ValidationFailed([{"path": "$", "message": "expected an object"}])
@@ -275,8 +207,7 @@ def start_transfer():
         errors.append({"path": "$.dataAddress", "message": f"only with format {messages.PUSH_FORMAT}"})
     if errors:
         raise ValidationFailed(errors)
-    callback = _root() + BASE_PATH + CALLBACK
-    transfer, created = service.consumer_start(uow(), _runtime(), caller, body["negotiation"], callback,
+    transfer, created = service.consumer_start(uow(), _runtime(), who, body["negotiation"], callback_root(),
                                                target=target)
     response = _answer(serialize(transfer), 201 if created else 200)
     response.headers["Location"] = url_for("transfers.get_transfer", transfer_id=transfer.id)
@@ -285,10 +216,7 @@ def start_transfer():
 
 @management.get("/transfers")
 def list_transfers():
-    role = request.args.get("role")
-    if role not in (None, "provider", "consumer"):
-        raise ValidationFailed([{"path": "$.role", "message": "role must be provider or consumer"}])
-    items = service.list_transfers(uow(), principal(), role=role)
+    items = service.list_transfers(uow(), principal(), role=role_arg())
     return json_response({"items": [serialize(item) for item in items]})
 
 
@@ -298,26 +226,10 @@ def get_transfer(transfer_id: str):
 
 
 def _act(transfer_id: str, action: str) -> Response:
-    caller = principal()
-    body = json_body() if request.content_length else {}
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
-        raise ValidationFailed([{"path": "$.reason", "message": "a non-empty string"}])
-    if not isinstance(body, dict):
-        raise BadRequest("send a JSON object, or no body")
-    return _answer(serialize(service.act(uow(), _runtime(), caller, transfer_id, action, reason)))
+    who = principal()
+    return _answer(serialize(service.act(uow(), _runtime(), who, transfer_id, action, reason_arg())))
 
 
-@management.post("/transfers/<transfer_id>/suspend")
-def suspend_transfer(transfer_id: str):
-    return _act(transfer_id, "suspend")
-
-
-@management.post("/transfers/<transfer_id>/resume")
-def resume_transfer(transfer_id: str):
-    return _act(transfer_id, "resume")
-
-
-@management.post("/transfers/<transfer_id>/terminate")
-def terminate_transfer(transfer_id: str):
-    return _act(transfer_id, "terminate")
+for _action in ("suspend", "resume", "terminate"):
+    management.add_url_rule(f"/transfers/<transfer_id>/{_action}", f"{_action}_transfer",
+                            lambda transfer_id, _action=_action: _act(transfer_id, _action), methods=["POST"])

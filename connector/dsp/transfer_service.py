@@ -36,17 +36,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connector.dsp import catalog as catalog_messages
-from connector.dsp import push
+from connector.dsp import process, push
 from connector.dsp import transfer as messages
+from connector.dsp.errors import TransferRefused
 from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Negotiation, Transfer
-from connector.dsp.negotiation_service import Runtime, enqueue, new_pid
+from connector.dsp.negotiation_service import Runtime
 from connector.dsp.participants import Participant
 from connector.dsp.principals import principal_for
-from connector.dsp.states import TRANSFER, IllegalTransition, NegotiationState, Role, TransferState
+from connector.dsp.process import enqueue, new_pid, pids
+from connector.dsp.states import NegotiationState, Role, TransferState
 from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized
 from connector.identity.models import Project
 from connector.identity.principal import Principal
@@ -60,12 +62,8 @@ from connector.uow import UnitOfWork
 T = TransferState
 OPEN = (T.REQUESTED, T.STARTED, T.SUSPENDED)
 DEFAULT_TOKEN_TTL_SECONDS = 3600
-
-
-class TransferRefused(BadRequest):
-    """A message the transfer's state or our rules do not allow (TransferError)."""
-
-    code, title = "transfer-refused", "Transfer message refused"
+#: How long a STARTED push may go without renewing its lease (each file copied renews it).
+DEFAULT_PUSH_LEASE_SECONDS = 900
 
 
 class DataAccessDenied(Unauthorized):
@@ -80,6 +78,7 @@ class TransferRuntime:
     staging: StagingSettings
     schemas: Any
     token_ttl_seconds: float = DEFAULT_TOKEN_TTL_SECONDS
+    push_lease_seconds: float = DEFAULT_PUSH_LEASE_SECONDS
     run_jobs_inline: bool = True
 
     @property
@@ -91,82 +90,33 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def pids(transfer: Transfer) -> tuple[str, str]:
-    """(providerPid, consumerPid); the side not known yet is ``""``."""
-    if transfer.role == Role.PROVIDER:
-        return transfer.pid, transfer.counter_pid or ""
-    return transfer.counter_pid or "", transfer.pid
-
-
 def ack(transfer: Transfer) -> dict[str, Any]:
     return messages.ack(*pids(transfer), transfer.state)
-
-
-def _own(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> Transfer:
-    found = uow.session.scalar(select(Transfer).where(Transfer.pid == pid, Transfer.role == role))
-    if found is None or found.participant_id != participant.id:
-        raise NotFound(f"no transfer process {pid!r}")
-    return found
 
 
 def status(uow: UnitOfWork, participant: Participant, pid: str, role: Role) -> dict[str, Any]:
     """The ``TransferProcess`` of our transfer ``pid`` for ``participant`` (404 otherwise)."""
     with uow:
-        return ack(_own(uow, participant, pid, role))
+        return ack(process.own(uow, process.TRANSFERS, participant, pid, role))
 
 
-def _move(transfer: Transfer, kind: str, sender: Role) -> str:
-    try:
-        return TRANSFER.next_state(transfer.state, kind, sender)
-    except IllegalTransition as exc:
-        raise TransferRefused(str(exc)) from exc
-
-
-def _check_pids(transfer: Transfer, message: Mapping[str, Any]) -> None:
-    own_key = "providerPid" if transfer.role == Role.PROVIDER else "consumerPid"
-    key = "consumerPid" if transfer.role == Role.PROVIDER else "providerPid"
-    if message.get(own_key) != transfer.pid:
-        raise TransferRefused(f"{own_key} {message.get(own_key)!r} is not this transfer's ({transfer.pid!r})")
-    if transfer.counter_pid is None and message.get(key):
-        transfer.counter_pid = message[key]
-    elif message.get(key) != transfer.counter_pid:
-        raise NotFound(f"no transfer process with {key} {message.get(key)!r}")
-
-
-def _set_state(transfer: Transfer, state: str, now: dt.datetime) -> None:
-    transfer.state = state
-    transfer.updated_at = now
-    if state in TRANSFER.terminal:
-        transfer.token = transfer.token_hash = None
-
-
-def _peer_url(transfer: Transfer, runtime: TransferRuntime, suffix: str) -> str:
-    if transfer.role == Role.PROVIDER:
-        return f"{transfer.callback_address}/transfers/{transfer.counter_pid}/{suffix}"
-    participant = runtime.base.participants.get(transfer.participant_id)
-    address = participant.address if participant is not None else ""
-    return f"{address}/transfers/{transfer.counter_pid}/{suffix}"
+_set_state = process.set_state
+_move = process.move
 
 
 def _send(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, suffix: str,
           message: dict[str, Any], now: dt.datetime) -> None:
-    enqueue(uow, transfer, _peer_url(transfer, runtime, suffix), message, now)
+    process.send(uow, transfer, runtime.base.participants, suffix, message, now)
 
 
 def _terminate(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, code: str,
                reasons: list[str], now: dt.datetime) -> None:
     """End the transfer on our side with a reason and tell the peer."""
-    _set_state(transfer, T.TERMINATED, now)
+    process.end(transfer, code, reasons, now)
     runtime.base.secrets.drop(transfer.pid)
-    transfer.termination_code, transfer.termination_reason = code, reasons
     if transfer.counter_pid:
-        _send(uow, transfer, runtime, "termination",
-              messages.termination(*pids(transfer), code, reasons), now)
-
-
-def _record_end(transfer: Transfer, message: Mapping[str, Any]) -> None:
-    transfer.termination_code = message.get("code")
-    transfer.termination_reason = [str(r) for r in message.get("reason", [])] or None
+        _send(uow, transfer, runtime, "/termination", messages.termination(*pids(transfer), code, reasons),
+              now)
 
 
 # --- provider -----------------------------------------------------------------------------
@@ -257,7 +207,7 @@ def _push_target(runtime: TransferRuntime, participant: Participant,
 
 
 def _move_new() -> str:
-    return TRANSFER.next_state(None, "TransferRequestMessage", Role.CONSUMER)
+    return process.first_state(process.TRANSFERS, "TransferRequestMessage", Role.CONSUMER)
 
 
 def _start(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> None:
@@ -266,7 +216,7 @@ def _start(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: d
     transfer.token_hash = _hash(token)
     transfer.token_expires = now + dt.timedelta(seconds=runtime.token_ttl_seconds)
     _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
-    _send(uow, transfer, runtime, "start",
+    _send(uow, transfer, runtime, "/start",
           messages.start(*pids(transfer), messages.data_address(transfer.endpoint or "", token)), now)
 
 
@@ -276,8 +226,8 @@ def provider_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
     suspension or termination. Returns the ACK (the state the message led to)."""
     now = runtime.clock()
     with uow:
-        transfer = _own(uow, participant, provider_pid, Role.PROVIDER)
-        _check_pids(transfer, message)
+        transfer = process.own(uow, process.TRANSFERS, participant, provider_pid, Role.PROVIDER)
+        process.check_pids(transfer, message)
         kind = message["@type"]
         state = _move(transfer, kind, Role.CONSUMER)
         if kind == "TransferStartMessage":
@@ -287,7 +237,7 @@ def provider_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
                 raise TransferRefused(f"{ended}; the transfer cannot resume")
         _set_state(transfer, state, now)
         if kind in ("TransferTerminationMessage", "TransferSuspensionMessage"):
-            _record_end(transfer, message)
+            process.record_end(transfer, message)
         uow.commit()
         return ack(transfer)
 
@@ -409,8 +359,8 @@ def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
     completion, suspension or termination. Returns the ACK."""
     now = runtime.clock()
     with uow:
-        transfer = _own(uow, participant, consumer_pid, Role.CONSUMER)
-        _check_pids(transfer, message)
+        transfer = process.own(uow, process.TRANSFERS, participant, consumer_pid, Role.CONSUMER)
+        process.check_pids(transfer, message)
         kind = message["@type"]
         state = _move(transfer, kind, Role.PROVIDER)
         pulled = transfer.format != push.PUSH_FORMAT  # a push lands in the team's bucket, not here
@@ -419,7 +369,7 @@ def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             transfer.endpoint, transfer.token = address.endpoint, address.token
         _set_state(transfer, state, now)
         if kind in ("TransferTerminationMessage", "TransferSuspensionMessage"):
-            _record_end(transfer, message)
+            process.record_end(transfer, message)
         answer = ack(transfer)
         uow.commit()
         if kind == "TransferStartMessage" and pulled:
@@ -485,7 +435,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
                     _start(uow, transfer, runtime, now)
                 else:
                     _set_state(transfer, _move(transfer, "TransferCompletionMessage", Role.CONSUMER), now)
-                    _send(uow, transfer, runtime, "completion", messages.completion(*pids(transfer)), now)
+                    _send(uow, transfer, runtime, "/completion", messages.completion(*pids(transfer)), now)
                 moved += 1
             elif job.state in (JobState.FAILED, JobState.CANCELLED, JobState.REMOVED):
                 detail = (job.error or {}).get("detail") or f"the staging job is {job.state}"
@@ -498,10 +448,33 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
             if ended:
                 _terminate(uow, transfer, runtime, "agreement-ended", [ended], now)
                 moved += 1
+        moved += _end_interrupted_pushes(uow, runtime, now)
         uow.commit()
     for pk in pushes:
         _push(uow, runtime, pk)
     return moved
+
+
+def _end_interrupted_pushes(uow: UnitOfWork, runtime: TransferRuntime, now: dt.datetime) -> int:
+    """Terminate STARTED pushes whose lease ran out: the process copying them died (their
+    address lived only in its memory), so nobody will complete them."""
+    expired = now - dt.timedelta(seconds=runtime.push_lease_seconds)
+    stale = uow.session.scalars(select(Transfer).where(
+        Transfer.role == Role.PROVIDER, Transfer.format == push.PUSH_FORMAT, Transfer.state == T.STARTED,
+        Transfer.updated_at < expired)).all()
+    for transfer in stale:
+        _terminate(uow, transfer, runtime, "push-interrupted",
+                   [f"the push stopped making progress (no file copied for {runtime.push_lease_seconds:g} s; "
+                    "the provider probably restarted); what reached the bucket may be incomplete: "
+                    "request the transfer again"], now)
+    return len(stale)
+
+
+def _renew_lease(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
+    with uow:
+        uow.session.execute(update(Transfer).where(Transfer.pk == transfer_pk, Transfer.state == T.STARTED)
+                            .values(updated_at=runtime.clock()).execution_options(synchronize_session=False))
+        uow.commit()
 
 
 def _begin_push(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> bool:
@@ -513,7 +486,7 @@ def _begin_push(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, n
                     "(the provider restarted); request the transfer again"], now)
         return False
     _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
-    _send(uow, transfer, runtime, "start", messages.start(*pids(transfer)), now)
+    _send(uow, transfer, runtime, "/start", messages.start(*pids(transfer)), now)
     return True
 
 
@@ -532,7 +505,8 @@ def _push(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
     try:
         if target is None:
             raise push.PushFailed("the push address was lost")
-        push.copy_files(tier.fs, folder, names, target)
+        push.copy_files(tier.fs, folder, names, target,
+                        before_each=lambda _name: _renew_lease(uow, runtime, transfer_pk))
     except push.PushFailed as exc:
         failure = str(exc)
     now = runtime.clock()
@@ -546,7 +520,7 @@ def _push(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
                            now)
             else:
                 _set_state(transfer, _move(transfer, "TransferCompletionMessage", Role.PROVIDER), now)
-                _send(uow, transfer, runtime, "completion", messages.completion(*pids(transfer)), now)
+                _send(uow, transfer, runtime, "/completion", messages.completion(*pids(transfer)), now)
         uow.commit()
 
 
@@ -563,18 +537,12 @@ def _may_see(uow: UnitOfWork, principal: Principal, transfer: Transfer) -> bool:
 
 def get(uow: UnitOfWork, principal: Principal, transfer_id: str) -> Transfer:
     with uow:
-        found = uow.session.scalar(select(Transfer).where(Transfer.id == transfer_id))
-        if found is None or not _may_see(uow, principal, found):
-            raise NotFound(f"no transfer process {transfer_id!r}")
-        return found
+        return process.visible(uow, process.TRANSFERS, principal, transfer_id, _may_see)
 
 
 def list_transfers(uow: UnitOfWork, principal: Principal, *, role: str | None = None) -> list[Transfer]:
     with uow:
-        query = select(Transfer).order_by(Transfer.pk)
-        if role is not None:
-            query = query.where(Transfer.role == role)
-        return [row for row in uow.session.scalars(query) if _may_see(uow, principal, row)]
+        return process.all_visible(uow, process.TRANSFERS, principal, _may_see, role=role)
 
 
 def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfer_id: str, action: str,
@@ -598,13 +566,13 @@ def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfe
         elif action == "suspend":
             _set_state(transfer, state, now)
             transfer.termination_code, transfer.termination_reason = f"suspended-by-{role}", reasons
-            _send(uow, transfer, runtime, "suspension",
+            _send(uow, transfer, runtime, "/suspension",
                   messages.suspension(*pids(transfer), f"suspended-by-{role}", reasons), now)
         elif role == Role.PROVIDER:
             _start(uow, transfer, runtime, now)
         else:
             _set_state(transfer, state, now)
-            _send(uow, transfer, runtime, "start", messages.start(*pids(transfer)), now)
+            _send(uow, transfer, runtime, "/start", messages.start(*pids(transfer)), now)
         uow.commit()
         if action == "resume" and role == Role.CONSUMER:
             _queue_staging(uow, runtime, transfer.pk, now)

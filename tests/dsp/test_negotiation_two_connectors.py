@@ -2,167 +2,46 @@
 database, served on loopback by werkzeug in threads and configured as each other's
 participant. Our team starts on the consumer's management API; every message that crosses
 is checked against the official schemas, as sent and as answered."""
+# ruff: noqa: F811  (the pair fixtures are imported and used by name)
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import socket
-import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
 
-from connector import db
-from connector.app import create_app
-from connector.dsp.client import DspClient
-from connector.dsp.messages import message_schemas
-from connector.dsp.negotiation_api import deliver
 from connector.identity import service as identity
 from connector.uow import UnitOfWork
-from tests.dsp.conftest import OWN_ID, SIMPLE_OFFER, dsp_config
+from tests.dsp.conftest import OWN_ID, SIMPLE_OFFER
 from tests.dsp.conftest import DspClient as CheckingClient
 from tests.dsp.test_negotiation_provider import PAST
-
-CONSUMER_ID = "urn:connector:consumer"
-PAIR_TOKEN = "pair-shared-token-0123456789abcdef"
-BASE = "/dsp/2025-1"
-CONTEXT = ["https://w3id.org/dspace/2025/1/context.jsonld"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def consumer_database(tmp_path: Path) -> Iterator[str]:
-    """A second, freshly migrated database: a SQLite file, or a PostgreSQL schema."""
-    base = os.environ.get("CONNECTOR_TEST_DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{tmp_path / 'consumer.db'}"
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    schema = f"connector_consumer_{uuid.uuid4().hex[:10]}"
-    admin = db.make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    parsed = make_url(base)
-    url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-class RecordingClient(DspClient):
-    """Our real outbound client, keeping every message sent and every answer got, both checked
-    against the official schemas."""
-
-    def __init__(self, inner: DspClient, log: list[tuple[dict[str, Any], Any]]) -> None:
-        super().__init__(inner.credentials, timeout=inner.timeout, resolver=inner.resolver)
-        self.log = log
-
-    def post(self, participant, url, message, *, expect=None):
-        message_schemas().validate(message)
-        answer = super().post(participant, url, message, expect=expect)
-        if answer.body:
-            message_schemas().validate(answer.body)
-        self.log.append((dict(message), answer.body))
-        return answer
-
-
-@dataclasses.dataclass
-class Pair:
-    provider: Any
-    consumer: Any
-    exchanged: list[tuple[dict[str, Any], Any]]
-    team: dict[str, str]
-
-    def pump(self) -> None:
-        """Deliver both outboxes until neither has anything left to send."""
-        for _ in range(10):
-            if deliver(self.consumer) + deliver(self.provider) == 0:
-                return
-        raise AssertionError("the connectors kept sending")
-
-    def types(self) -> list[str]:
-        return [message["@type"] + (":" + message["eventType"] if "eventType" in message else "")
-                for message, _ in self.exchanged]
-
-
-def _serve(application) -> tuple[Any, threading.Thread]:
-    server = make_server("127.0.0.1", int(application.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]),
-                         application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
+from tests.dsp.two_connectors import (  # noqa: F401  (fixtures)
+    BASE,
+    CONSUMER_ID,
+    CONTEXT,
+    PAIR_TOKEN,
+    Pair,
+    consumer_database,
+    pair,
+    two_connectors,
+)
 
 
 @pytest.fixture
 def app(clean_dsp_tables: str, clean_database: str, consumer_database: str, tmp_path: Path, dsp_env: None,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The provider (the root fixtures' database); ``pair`` adds the consumer."""
-    monkeypatch.setenv("DSP_TEST_PAIR_TOKEN", PAIR_TOKEN)
-    provider_port, consumer_port = _free_port(), _free_port()
-    credential = {"type": "bearer", "token_env": "DSP_TEST_PAIR_TOKEN"}
-    provider = create_app(dsp_config(
-        clean_database, tmp_path / "p", PUBLIC_BASE_URL=f"http://127.0.0.1:{provider_port}",
-        DSP_PARTICIPANTS=[{"id": CONSUMER_ID, "address": f"http://127.0.0.1:{consumer_port}{BASE}",
-                           "project": "cardio", "credential": credential}]))
-    consumer = create_app(dsp_config(
-        consumer_database, tmp_path / "c", PUBLIC_BASE_URL=f"http://127.0.0.1:{consumer_port}",
-        DSP_PARTICIPANT_ID=CONSUMER_ID,
-        DSP_PARTICIPANTS=[{"id": OWN_ID, "address": f"http://127.0.0.1:{provider_port}{BASE}",
-                           "project": "ai-team", "credential": credential}]))
-    exchanged: list[tuple[dict[str, Any], Any]] = []
-    for application in (provider, consumer):
-        context = application.extensions["dsp_negotiation"]
-        context.deliver_inline = False
-        context.runtime = dataclasses.replace(context.runtime,
-                                              client=RecordingClient(context.runtime.client, exchanged))
-    provider.extensions["pair"] = (consumer, exchanged)
-    servers = [_serve(provider), _serve(consumer)]
-    yield provider
-    for server, thread in servers:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-    for application in (provider, consumer):
-        application.extensions["connector"].engine.dispose()
-
-
-@pytest.fixture
-def pair(app, actors) -> Pair:
-    consumer, exchanged = app.extensions["pair"]
-    unit = UnitOfWork(consumer.extensions["connector"].session_factory)
-    identity.create_organisation(unit, "lab", "Imaging Lab")
-    identity.create_project(unit, "ai-team", "lab")
-    _, alice = identity.create_user(unit, "alice", "member", projects=("ai-team",))
-    return Pair(app, consumer, exchanged, {"alice": alice})
+    with two_connectors(clean_database, consumer_database, tmp_path, monkeypatch) as provider:
+        yield provider
 
 
 def _team(pair: Pair) -> dict[str, str]:
-    return {"Authorization": f"Bearer {pair.team['alice']}"}
+    return pair.team_headers()
 
 
 def _negotiate(pair: Pair, register, offer_body: dict[str, Any], *, by_id: bool = True) -> dict[str, Any]:

@@ -6,6 +6,7 @@ rest in either database nor reach a log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from connector.db import utcnow
 from connector.dsp.messages import message_schemas
 from connector.dsp.models import OutboxMessage, Transfer
 from connector.dsp.transfer_api import deliver
@@ -170,3 +172,42 @@ def test_a_bad_push_request_is_refused_with_422_and_nothing_is_sent(pair, regist
     assert [error["path"] for error in response.get_json()["errors"]] == [path]
     pump(pair)
     assert len(pair.exchanged) == before
+
+
+def test_a_push_whose_provider_died_mid_copy_is_terminated_once_its_lease_runs_out(
+        pair, register, client, actors, source_file, s3_endpoint, bucket, monkeypatch):
+    from sqlalchemy import update
+
+    from connector.dsp import push
+
+    negotiation = _finalized(pair, register, source_file)
+    asked = _ask_push(pair, negotiation, _address(s3_endpoint, bucket))
+    deliver(pair.consumer)  # the request reaches the provider
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("the provider process is killed in the middle of the copy")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(push, "copy_files", die)
+        with pytest.raises(SystemExit):
+            deliver(pair.provider)
+    consumer_pid = _transfer(pair, asked["id"])["consumerPid"]
+    theirs = _provider_transfer(client, actors, consumer_pid)
+    assert theirs["state"] == "STARTED"
+    pair.provider.extensions["dsp_negotiation"].runtime.secrets.drop(theirs["providerPid"])  # lost with it
+
+    pump(pair)  # within the lease nothing ends it: a live provider may still be copying
+    assert _provider_transfer(client, actors, consumer_pid)["state"] == "STARTED"
+
+    lease = pair.provider.extensions["dsp_transfer"].runtime.push_lease_seconds
+    with pair.provider.extensions["connector"].session_factory() as session:
+        session.execute(update(Transfer).where(Transfer.pid == theirs["providerPid"])
+                        .values(updated_at=utcnow() - dt.timedelta(seconds=lease + 1)))
+        session.commit()
+    pump(pair)
+
+    theirs = _provider_transfer(client, actors, consumer_pid)
+    assert theirs["state"] == "TERMINATED" and theirs["reason"]["code"] == "push-interrupted"
+    ours = _transfer(pair, asked["id"])
+    assert ours["state"] == "TERMINATED" and ours["reason"]["code"] == "push-interrupted"
+    assert "request the transfer again" in ours["reason"]["reason"][0]

@@ -7,7 +7,6 @@ copied verbatim. Every message that crosses is checked against the official sche
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 import urllib.error
@@ -24,19 +23,16 @@ from connector.db import utcnow
 from connector.dsp.messages import message_schemas
 from connector.dsp.models import Transfer
 from connector.dsp.transfer_api import deliver
-from tests.dsp.conftest import OWN_ID, SIMPLE_OFFER, dsp_config
+from tests.dsp.conftest import OWN_ID, SIMPLE_OFFER
 from tests.dsp.conftest import DspClient as CheckingClient
-from tests.dsp.test_negotiation_two_connectors import (  # noqa: F401  (fixtures)
+from tests.dsp.two_connectors import (  # noqa: F401  (fixtures)
     BASE,
-    CONSUMER_ID,
     CONTEXT,
     PAIR_TOKEN,
     Pair,
-    RecordingClient,
-    _free_port,
-    _serve,
     consumer_database,
     pair,
+    two_connectors,
 )
 
 ROWS = 500
@@ -58,52 +54,19 @@ def source_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(clean_dsp_tables: str, clean_database: str, consumer_database: str, tmp_path: Path,
         dsp_env: None, source_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Provider and consumer as in the negotiation test, each with its own storage tier; the
-    provider may read ``source_file``. Delivery is driven by the test (``Pair.pump``)."""
-    monkeypatch.setenv("DSP_TEST_PAIR_TOKEN", PAIR_TOKEN)
-    provider_port, consumer_port = _free_port(), _free_port()
-    credential = {"type": "bearer", "token_env": "DSP_TEST_PAIR_TOKEN"}
-    provider_config = dsp_config(
-        clean_database, tmp_path / "p", PUBLIC_BASE_URL=f"http://127.0.0.1:{provider_port}",
-        STORAGE_URL=str(tmp_path / "provider-tier"), SOURCE_ROOTS=[str(source_file.parent)],
-        DSP_PARTICIPANTS=[{"id": CONSUMER_ID, "address": f"http://127.0.0.1:{consumer_port}{BASE}",
-                           "project": "cardio", "credential": credential}])
-    consumer_config = dsp_config(
-        consumer_database, tmp_path / "c", PUBLIC_BASE_URL=f"http://127.0.0.1:{consumer_port}",
-        STORAGE_URL=str(tmp_path / "consumer-tier"), DSP_PARTICIPANT_ID=CONSUMER_ID,
-        DSP_PARTICIPANTS=[{"id": OWN_ID, "address": f"http://127.0.0.1:{provider_port}{BASE}",
-                           "project": "ai-team", "credential": credential}])
-    from connector.app import create_app
-
-    provider, consumer = create_app(provider_config), create_app(consumer_config)
-    exchanged: list[tuple[dict[str, Any], Any]] = []
-    for application in (provider, consumer):
-        context = application.extensions["dsp_negotiation"]
-        context.deliver_inline = False
-        application.extensions["dsp_transfer"].deliver_inline = False
-        context.runtime = dataclasses.replace(context.runtime,
-                                              client=RecordingClient(context.runtime.client, exchanged))
-    provider.extensions["pair"] = (consumer, exchanged)
-    servers = [_serve(provider), _serve(consumer)]
-    yield provider
-    for server, thread in servers:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-    for application in (provider, consumer):
-        application.extensions["connector"].engine.dispose()
+    """Provider and consumer, each with its own storage tier; the provider may read ``source_file``."""
+    with two_connectors(clean_database, consumer_database, tmp_path, monkeypatch,
+                        provider={"STORAGE_URL": str(tmp_path / "provider-tier"),
+                                  "SOURCE_ROOTS": [str(source_file.parent)]},
+                        consumer={"STORAGE_URL": str(tmp_path / "consumer-tier")}) as provider:
+        yield provider
 
 
-def pump(pair: Pair) -> None:
-    """Advance transfers and deliver both outboxes until nothing moves."""
-    for _ in range(20):
-        if deliver(pair.consumer) + deliver(pair.provider) == 0:
-            return
-    raise AssertionError("the connectors kept sending")
+pump = Pair.pump
 
 
 def _team(pair: Pair) -> dict[str, str]:
-    return {"Authorization": f"Bearer {pair.team['alice']}"}
+    return pair.team_headers()
 
 
 def _finalized(pair: Pair, register, source_file: Path,
