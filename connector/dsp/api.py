@@ -124,8 +124,8 @@ def request_catalog():
     page = catalog_service.catalog_page(uow(), caller(), participant_id=_participant_id(),
                                         service=_service(), offset=offset, limit=limit)
     links = []
-    if page.has_next:
-        links.append(_link(offset + limit, limit, "next"))
+    if page.next_offset is not None:
+        links.append(_link(page.next_offset, limit, "next"))
     if offset > 0:
         links.append(_link(max(offset - limit, 0), limit, "previous"))
     return json_response(page.catalog, headers={"Link": ", ".join(links)} if links else None)

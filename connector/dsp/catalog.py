@@ -125,17 +125,6 @@ def offered_to(parties: frozenset[str], dataset_body: Mapping[str, Any]) -> dict
     return {**dataset_body, "hasPolicy": offers} if offers else None
 
 
-def catalog_for(parties: frozenset[str], catalog_body: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``Catalog`` with :func:`offered_to` applied to each dataset; datasets left without an
-    offer are dropped (and ``dataset`` with them when none is left)."""
-    body = {key: value for key, value in catalog_body.items() if key != "dataset"}
-    datasets = [d for d in (offered_to(parties, item) for item in catalog_body.get("dataset", []))
-                if d is not None]
-    if datasets:
-        body["dataset"] = datasets
-    return body
-
-
 def _descriptive(document: Mapping[str, Any], identifier: str, version: int) -> dict[str, Any]:
     out: dict[str, Any] = {"dct:identifier": identifier, "dcat:version": str(version)}
     title = document.get("title")

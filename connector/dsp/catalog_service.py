@@ -32,12 +32,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CatalogPage:
-    """One page of the participant's catalog; ``has_next`` when more datasets follow."""
+    """One page of the participant's catalog; ``next_offset`` where the next page starts (None
+    on the last page). Datasets with no offer open to the participant are skipped, so the next
+    page may start further on than ``offset + limit``."""
 
     catalog: dict[str, Any]
     offset: int
     limit: int
-    has_next: bool
+    next_offset: int | None
 
 
 def _has_active_offer():
@@ -76,20 +78,32 @@ def _parties(uow: UnitOfWork, participant: Participant, principal: Principal) ->
 
 def catalog_page(uow: UnitOfWork, participant: Participant, *, participant_id: str,
                  service: messages.Service, offset: int, limit: int) -> CatalogPage:
-    """The ``Catalog`` of the datasets ``participant`` may see that have an active offer open to it."""
+    """The ``Catalog`` of the datasets ``participant`` may see that have an active offer open to
+    it: up to ``limit`` of them, from position ``offset`` of the visible datasets with offers."""
     with uow:
         principal = principal_for(uow, participant)
-        query = (select(Dataset).where(visible_clause(principal), Dataset.state == DatasetState.ACTIVE,
-                                       _has_active_offer())
-                 .order_by(Dataset.pk).offset(offset).limit(limit + 1))
-        rows = list(uow.session.scalars(query))
-        has_next = len(rows) > limit
-        records = _records(uow, rows[:limit]) if rows else []
-        items = [body for body in (_offered(r, service, participant_id, embed_service=False)
-                                   for r in records) if body is not None]
+        parties = _parties(uow, participant, principal)
+        visible = (select(Dataset).where(visible_clause(principal), Dataset.state == DatasetState.ACTIVE,
+                                         _has_active_offer()).order_by(Dataset.pk))
+        items: list[dict[str, Any]] = []
+        position = offset
+        # Offers assigned to other parties are only known once read, so read on until the page
+        # is full: a page is never short while more datasets follow.
+        while len(items) < limit:
+            rows = list(uow.session.scalars(visible.offset(position).limit(limit)))
+            if not rows:
+                break
+            for record in _records(uow, rows):
+                position += 1
+                body = _offered(record, service, participant_id, embed_service=False)
+                body = messages.offered_to(parties, body) if body is not None else None
+                if body is not None:
+                    items.append(body)
+                    if len(items) == limit:
+                        break
+        more = uow.session.scalars(visible.offset(position).limit(1)).first() is not None
         catalog = messages.catalog(participant_id, service, items, catalog_id=service.id + "/catalog")
-        offered = messages.catalog_for(_parties(uow, participant, principal), catalog)
-        return CatalogPage(offered, offset, limit, has_next)
+        return CatalogPage(catalog, offset, limit, position if more else None)
 
 
 def dataset(uow: UnitOfWork, participant: Participant, dataset_iri: str, *, participant_id: str,

@@ -233,6 +233,24 @@ def test_offers_assigned_to_another_party_are_left_out_and_the_rest_keep_their_a
             assert {o["@id"]: o.get("assignee") for o in body["hasPolicy"]} == offers
 
 
+def test_a_page_is_full_although_datasets_offered_only_to_others_lie_between(dsp, register):
+    """The assignee filter runs after the query; paging reads on so that no page is short and
+    the next link starts after the last dataset read."""
+    mine = [f"urn:uuid:{register(_assigned(None), accessRights='PUBLIC')['id']}" for _ in range(2)]
+    for _ in range(3):
+        register(_assigned("radar"), accessRights="PUBLIC")
+    mine.append(f"urn:uuid:{register(_assigned('cardio'), accessRights='PUBLIC')['id']}")
+    seen, url, sizes = [], f"{BASE}/catalog/request?limit=2", []
+    while url:
+        response = dsp.post(url, json=catalog_request(), headers=PARTNER)
+        assert response.status_code == 200
+        sizes.append(len(_ids(response.get_json())))
+        seen += _ids(response.get_json())
+        url = _links(response).get("next", "").removeprefix("http://localhost")
+    assert seen == mine
+    assert sizes == [2, 1]
+
+
 def test_a_dataset_whose_offers_are_all_for_another_party_is_not_offered_to_others(dsp, register):
     dataset = register(_assigned("radar"), accessRights="PUBLIC")
     iri = f"urn:uuid:{dataset['id']}"
