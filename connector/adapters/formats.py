@@ -5,7 +5,8 @@ Arrow record batches out, streaming, with one schema fixed before the first batc
   and then fixed by pyarrow (or given); quoted newlines parsed (``newlines_in_values``).
   With two or more parser threads the text is cut into chunks parsed in parallel, with the
   same rows, types and errors (:mod:`~connector.adapters.csv_parallel`).
-* JSON Lines: ``pyarrow.json.open_json``, the same way.
+* JSON Lines: ``pyarrow.json.open_json``, the same way; in parallel chunks cut at newlines
+  with two or more parser threads (:mod:`~connector.adapters.jsonl_parallel`).
 * JSON arrays: ``ijson`` walks the array; records are grouped into batches of at most
   ``block_size`` input bytes (or 65,536 records), so memory stays bounded.
 * Parquet: ``ParquetFile(pre_buffer=False).iter_batches``; needs random access, so a stream
@@ -30,7 +31,7 @@ import pyarrow.ipc as pa_ipc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from connector.adapters import csv_parallel
+from connector.adapters import csv_parallel, jsonl_parallel
 from connector.adapters.compression import split_suffix
 from connector.adapters.errors import SchemaMismatch, SourceFormatError, UnsupportedSource
 from connector.adapters.streams import Prefixed, Reader, TranscodingReader, spool
@@ -214,10 +215,12 @@ class JsonLinesReader(TableReader):
                                      unexpected_field_behavior="error" if schema is not None else "infer")
         text = _text(stream, spec, name)
         self._closers.append(text)
+        read = pa_json.ReadOptions(block_size=spec.block_size, use_threads=True)
         try:
-            self._reader = pa_json.open_json(
-                text, read_options=pa_json.ReadOptions(block_size=spec.block_size, use_threads=True),
-                parse_options=parse)
+            if jsonl_parallel.eligible(spec):
+                self._reader = jsonl_parallel.open_parallel(text, spec, read=read, parse=parse)
+            else:
+                self._reader = pa_json.open_json(text, read_options=read, parse_options=parse)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             message = "the file is empty" if "Empty JSON" in str(exc) else str(exc)
             raise SourceFormatError(f"{name}: {message}") from exc
