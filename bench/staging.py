@@ -10,7 +10,9 @@ ints, floats, timestamps, strings, nulls), then stages each file
   ``connector.staging.pipeline.stage_batches`` on a ``file://`` ``StorageTier`` under ``--work``
   (streaming Parquet zstd via ``write_parts``, sha256 of every part inline, manifest validated
   against its JSON Schema, ``croissant.json``, fsync and atomic rename on publish: the tier's
-  defaults, as the service runs it); ``connector_nofsync`` is the same with ``fsync=False``;
+  defaults, as the service runs it); ``connector_nofsync`` is the same with ``fsync=False``,
+  ``connector_serial`` with the serial CSV reader and ``connector_one_encoder`` with one Parquet
+  encoding thread (the writer before parts were encoded in parallel);
 * and, side by side on the same file, the anchors of research/performance.md, run unchanged
   from ``../shared/bench-anchors/cases.py``: bare pyarrow streaming (``open_csv`` into
   ``ParquetWriter``, zstd), the tuned pyarrow pipeline (with and without inline sha256), DuckDB
@@ -99,6 +101,14 @@ CASES: list[tuple[str, str, str, bool, str]] = [
         "ours:serial",
         False,
         "ours with the serial CSV reader (CONNECTOR_CSV_PARSE_THREADS=1), the path before parallel parsing",
+    ),
+    (
+        "connector_one_encoder",
+        "csv",
+        "ours:one_encoder",
+        False,
+        "ours with one Parquet encoding thread (CONNECTOR_PARQUET_ENCODE_THREADS=1), the writer before "
+        "parallel encoding",
     ),
     (
         FLOOR,
@@ -655,7 +665,8 @@ def summarize(records: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -
                 if case in anchors:
                     ratios[key] = round(ours / anchors[case]["work_s"], 3)
             for key, case in (("nofsync_over_best", "connector_nofsync"),
-                              ("serial_over_best", "connector_serial"), ("floor_over_best", FLOOR)):
+                              ("serial_over_best", "connector_serial"),
+                              ("one_encoder_over_best", "connector_one_encoder"), ("floor_over_best", FLOOR)):
                 if case in rows and not rows[case].get("failed"):
                     ratios[key] = round(rows[case]["work_s"] / anchors[best]["work_s"], 3)
             summary["ratios"] = ratios
@@ -743,6 +754,8 @@ def tables(summary: dict[str, Any]) -> str:
                 parts.append(f"connector_nofsync / best {q['nofsync_over_best']:.2f}")
             if "serial_over_best" in q:
                 parts.append(f"connector_serial / best {q['serial_over_best']:.2f}")
+            if "one_encoder_over_best" in q:
+                parts.append(f"connector_one_encoder / best {q['one_encoder_over_best']:.2f}")
             if "floor_over_best" in q:
                 parts.append(f"parse only (no output) / best {q['floor_over_best']:.2f}")
             lines.append("\nRatios of medians: " + "; ".join(parts) + ".\n")
@@ -958,6 +971,8 @@ def main(argv: list[str] | None = None) -> int:
         variant, inp, out = args.run_case
         if variant == "serial":
             os.environ["CONNECTOR_CSV_PARSE_THREADS"] = "1"
+        if variant == "one_encoder":
+            os.environ["CONNECTOR_PARQUET_ENCODE_THREADS"] = "1"
         result = run_parse(inp) if variant == "parse" else run_ours(inp, out, fsync=variant != "nofsync")
         print(json.dumps(result))
         return 0

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE_DEADLINE_SECONDS": 6 * 3600.0,
     "SOURCE_READ_TIMEOUT": 60.0,
     "CSV_PARSE_THREADS": None,
+    "PARQUET_ENCODE_THREADS": None,
     "JOB_LEASE_SECONDS": 300,
     "JOB_MAX_ATTEMPTS": 5,
     "JOB_BACKOFF_SECONDS": 10.0,
@@ -93,6 +94,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SOURCE_DEADLINE_SECONDS": (int, float),
     "SOURCE_READ_TIMEOUT": (int, float),
     "CSV_PARSE_THREADS": (int, type(None)),
+    "PARQUET_ENCODE_THREADS": (int, type(None)),
     "JOB_LEASE_SECONDS": (int,),
     "JOB_MAX_ATTEMPTS": (int,),
     "JOB_BACKOFF_SECONDS": (int, float),
@@ -178,6 +180,9 @@ def _validate(config: Mapping[str, Any]) -> None:
     if config["CSV_PARSE_THREADS"] is not None and config["CSV_PARSE_THREADS"] < 1:
         raise ConfigError("CSV_PARSE_THREADS: must be 1 (serial) or more, "
                           f"got {config['CSV_PARSE_THREADS']!r}")
+    if config["PARQUET_ENCODE_THREADS"] is not None and config["PARQUET_ENCODE_THREADS"] < 1:
+        raise ConfigError("PARQUET_ENCODE_THREADS: must be 1 (one part at a time) or more, "
+                          f"got {config['PARQUET_ENCODE_THREADS']!r}")
     _validate_dsp(config)
     if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
         raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "

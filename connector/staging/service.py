@@ -294,6 +294,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
                 version=str(job.dataset_version), agreement=agreement.id, policy=policy_id,
                 provenance=lambda: _provenance(stream.provenance), duties=duties,
                 secret=settings.secret, metadata=_croissant_metadata(document, dataset),
+                writer_options={"encode_threads": settings.parquet_encode_threads},
                 expires=expires, dataset_id=dataset.id, job=job_id, max_bytes=max(quota_left, 0),
                 on_progress=on_progress, before_publish=lambda pending: still_ours(), now=clock())
         manifest, location = published.manifest, published.url

@@ -25,6 +25,7 @@ class StagingSettings:
     source_deadline_seconds: float = 6 * 3600.0
     source_read_timeout: float = 60.0
     csv_parse_threads: int | None = None  # None: CONNECTOR_CSV_PARSE_THREADS, else the CPUs
+    parquet_encode_threads: int | None = None  # None: CONNECTOR_PARQUET_ENCODE_THREADS, else the CPUs
     site_location: str = "ai-factory"
     site_region: str = "EU"
 
@@ -45,6 +46,7 @@ class StagingSettings:
             source_deadline_seconds=config["SOURCE_DEADLINE_SECONDS"],
             source_read_timeout=config["SOURCE_READ_TIMEOUT"],
             csv_parse_threads=config["CSV_PARSE_THREADS"],
+            parquet_encode_threads=config["PARQUET_ENCODE_THREADS"],
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )

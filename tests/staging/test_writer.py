@@ -1,4 +1,5 @@
-"""The streaming Parquet writer: row groups, part roll-over, inline sha256, schema, memory."""
+"""The streaming Parquet writer: row groups, part roll-over, inline sha256, schema, memory (with one
+encoding thread and with several; tests/staging/test_parallel_writer.py has the rest of the latter)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ def test_the_byte_target_caps_row_groups_of_wide_rows(tmp_path):
     assert sum(metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)) == 2000
 
 
-def test_parts_roll_over_at_the_size_bound_and_are_numbered(tmp_path):
-    result = write_parts(make_batches(6000), str(tmp_path), row_group_rows=1000, max_part_bytes=10_000)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_parts_roll_over_at_the_size_bound_and_are_numbered(tmp_path, threads):
+    result = write_parts(make_batches(6000), str(tmp_path), row_group_rows=1000, max_part_bytes=10_000,
+                         encode_threads=threads)
     names = [p.name for p in result.parts]
     assert len(names) >= 3 and names == [f"part-{i:05d}.parquet" for i in range(len(names))]
     assert sorted(os.listdir(tmp_path)) == names
@@ -137,18 +140,20 @@ def test_empty_input_with_a_schema_writes_one_empty_part_and_without_one_is_an_e
     assert os.listdir(tmp_path) == ["a"]
 
 
-@pytest.mark.parametrize("pipelined_read", [True, False])
-def test_an_error_mid_stream_propagates_and_removes_the_unfinished_part(tmp_path, pipelined_read):
+@pytest.mark.parametrize(("threads", "pipelined_read"), [(1, True), (1, False), (2, True)])
+def test_an_error_mid_stream_propagates_and_removes_the_unfinished_part(tmp_path, threads, pipelined_read):
     def failing():
         yield from make_batches(3000)
         raise ConnectionResetError("source went away")
 
     with pytest.raises(ConnectionResetError, match="went away"):
-        write_parts(failing(), str(tmp_path), row_group_rows=1000, pipelined_read=pipelined_read)
+        write_parts(failing(), str(tmp_path), row_group_rows=1000, pipelined_read=pipelined_read,
+                    encode_threads=threads)
     assert os.listdir(tmp_path) == []
 
 
-def test_progress_is_reported_after_each_row_group_and_can_stop_the_write(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_is_reported_after_each_row_group_and_can_stop_the_write(tmp_path, threads):
     seen = []
 
     def progress(state):
@@ -157,7 +162,8 @@ def test_progress_is_reported_after_each_row_group_and_can_stop_the_write(tmp_pa
             raise RuntimeError("quota")
 
     with pytest.raises(RuntimeError, match="quota"):
-        write_parts(make_batches(10_000), str(tmp_path), row_group_rows=1000, on_row_group=progress)
+        write_parts(make_batches(10_000), str(tmp_path), row_group_rows=1000, on_row_group=progress,
+                    encode_threads=threads)
     assert [s.rows for s in seen] == [1000, 2000, 3000]
     assert seen[0].bytes > 0 and seen[-1].bytes > seen[0].bytes and seen[-1].row_groups == 3
     assert os.listdir(tmp_path) == []
@@ -175,7 +181,7 @@ def test_writes_through_an_fsspec_filesystem(tmp_path):
         fs.rm(directory, recursive=True)
 
 
-def _peak_memory(tmp_path, batches: int) -> int:
+def _peak_memory(tmp_path, batches: int, threads: int) -> int:
     """Peak Arrow allocation while writing ``batches`` batches of 1,000 rows."""
     peak = 0
 
@@ -187,13 +193,14 @@ def _peak_memory(tmp_path, batches: int) -> int:
 
     out = tmp_path / f"peak-{batches}"
     out.mkdir()
-    write_parts(source(), str(out), row_group_rows=5000, max_part_bytes=1 << 20)
+    write_parts(source(), str(out), row_group_rows=5000, max_part_bytes=1 << 20, encode_threads=threads)
     return peak
 
 
-def test_memory_does_not_grow_with_the_input_size(tmp_path):
-    small = _peak_memory(tmp_path, 40)
-    large = _peak_memory(tmp_path, 200)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_memory_does_not_grow_with_the_input_size(tmp_path, threads):
+    small = _peak_memory(tmp_path, 40, threads)
+    large = _peak_memory(tmp_path, 200, threads)
     assert large < small * 1.5 + (1 << 20), (small, large)
 
 

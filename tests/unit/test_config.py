@@ -54,5 +54,15 @@ def test_csv_parse_threads_setting_reaches_the_source_reader(tmp_path, threads):
     from connector.staging.settings import StagingSettings
 
     config = load_config({"HOME": str(tmp_path), "CSV_PARSE_THREADS": threads})
-    spec = source_spec({"accessURL": "file:///data/x.csv", "format": "CSV"}, StagingSettings.from_config(config))
+    settings = StagingSettings.from_config(config)
+    spec = source_spec({"accessURL": "file:///data/x.csv", "format": "CSV"}, settings)
     assert spec.csv_threads == threads
+
+
+def test_parquet_encode_threads_setting_reaches_the_staging_settings(tmp_path):
+    from connector.staging.settings import StagingSettings
+
+    config = load_config({"HOME": str(tmp_path), "PARQUET_ENCODE_THREADS": 2})
+    assert StagingSettings.from_config(config).parquet_encode_threads == 2
+    with pytest.raises(ConfigError, match="PARQUET_ENCODE_THREADS"):
+        load_config({"HOME": str(tmp_path), "PARQUET_ENCODE_THREADS": 0})
