@@ -13,6 +13,7 @@ import pytest
 
 from connector.adapters import csv_parallel
 from connector.adapters.base import SourceSpec
+from connector.adapters.chunked import READ_AHEAD
 from connector.adapters.errors import SchemaMismatch, SourceFormatError, SourceTooLarge
 from connector.adapters.formats import open_reader
 from connector.adapters.local import LocalAdapter
@@ -213,7 +214,7 @@ def test_the_reader_stays_a_few_chunks_ahead_of_the_batches_it_hands_out():
     finally:
         reader.close()
     assert consumed == count
-    assert 0 < worst <= (threads + 2) * chunk
+    assert 0 < worst <= (threads + READ_AHEAD + 2) * chunk
 
 
 @pytest.mark.parametrize(("data", "cut"), [

@@ -15,7 +15,7 @@ import pytest
 
 from connector.adapters import jsonl_parallel
 from connector.adapters.base import SourceSpec
-from connector.adapters.chunked import THREADS_ENV
+from connector.adapters.chunked import READ_AHEAD, THREADS_ENV
 from connector.adapters.errors import SchemaMismatch, SourceFormatError, SourceTooLarge
 from connector.adapters.formats import open_reader
 from tests.adapters.test_csv_parallel import SMALL, CountingStream, both, error_of, read
@@ -198,8 +198,26 @@ def test_the_reader_stays_a_few_chunks_ahead_of_the_batches_it_hands_out():
     finally:
         reader.close()
     assert consumed == count
-    assert 0 < worst <= (threads + 2) * chunk
-    assert reader._reader.max_in_flight <= threads
+    assert 0 < worst <= (threads + READ_AHEAD + 2) * chunk
+    assert reader._reader.max_in_flight == threads + READ_AHEAD
+
+
+def test_a_parser_has_the_next_chunk_queued_while_the_consumer_holds_a_batch():
+    line = '{{"a": {:8d}, "b": "fixed width text"}}\n'
+    data = "".join(line.format(i) for i in range(20_000)).encode()
+    threads = 2
+    reader = open_reader(CountingStream(data), "jsonl", SourceSpec("/x.jsonl", csv_threads=threads, **SMALL),
+                         name="x.jsonl")
+    try:
+        batches = iter(reader)
+        first = next(batches)  # the consumer stalls here (as behind a busy Parquet encoder)
+        queued = list(reader._reader._queue)
+        assert len(queued) == threads + READ_AHEAD  # the chunk handed out freed a slot, refilled
+        assert all(chunk.parsed is not None for chunk in queued)
+        rows = first.num_rows + sum(batch.num_rows for batch in batches)
+    finally:
+        reader.close()
+    assert rows == 20_000
 
 
 def test_one_thread_keeps_the_serial_reader(monkeypatch):
