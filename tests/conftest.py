@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,19 +33,20 @@ def _postgres_url(base: str, schema: str) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A freshly migrated database for this test session."""
+@contextlib.contextmanager
+def migrated_database(directory: Path, name: str) -> Iterator[str]:
+    """A freshly migrated database: a SQLite file in ``directory``, or, when
+    ``CONNECTOR_TEST_DATABASE_URL`` names a PostgreSQL server, a private schema (dropped after),
+    which keeps parallel runs and leftovers apart."""
     base = os.environ.get("CONNECTOR_TEST_DATABASE_URL")
     if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        url = f"sqlite:///{directory / (name + '.db')}"
         engine = db.make_engine(url)
         db.upgrade(engine)
         engine.dispose()
         yield url
         return
-    # A private schema per session keeps parallel runs and leftovers apart.
-    schema = f"connector_test_{uuid.uuid4().hex[:10]}"
+    schema = f"connector_{name}_{uuid.uuid4().hex[:10]}"
     admin = db.make_engine(base)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -57,6 +60,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database for this test session."""
+    with migrated_database(tmp_path_factory.mktemp("db"), "test") as url:
+        yield url
 
 
 TABLES = ("staging_jobs", "agreements", "access_requests", "offers", "dataset_search", "dataset_facets",

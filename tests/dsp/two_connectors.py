@@ -7,26 +7,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from connector import db
 from connector.app import create_app
 from connector.dsp.client import DspClient
 from connector.dsp.messages import message_schemas
 from connector.dsp.transfer_api import deliver
 from connector.identity import service as identity
 from connector.uow import UnitOfWork
-from tests.conftest import _postgres_url
+from tests.conftest import migrated_database
 from tests.dsp.conftest import OWN_ID, dsp_config
 
 CONSUMER_ID = "urn:connector:consumer"
@@ -44,28 +40,8 @@ def free_port() -> int:
 @pytest.fixture
 def consumer_database(tmp_path: Path) -> Iterator[str]:
     """A second, freshly migrated database: a SQLite file, or a PostgreSQL schema."""
-    base = os.environ.get("CONNECTOR_TEST_DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{tmp_path / 'consumer.db'}"
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        engine.dispose()
+    with migrated_database(tmp_path, "consumer") as url:
         yield url
-        return
-    schema = f"connector_consumer_{uuid.uuid4().hex[:10]}"
-    admin = db.make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _postgres_url(base, schema)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class RecordingClient(DspClient):
