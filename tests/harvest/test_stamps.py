@@ -7,8 +7,9 @@ from sqlalchemy import select, update
 
 from connector.catalog import service as catalog
 from connector.catalog.harvest import service
-from connector.catalog.harvest.ckan import change_stamp, package_record
+from connector.catalog.harvest.ckan import package_record
 from connector.catalog.harvest.models import HarvestLink, HarvestRun
+from connector.catalog.harvest.records import change_stamp
 from connector.identity.principal import OPERATOR
 from tests.harvest.conftest import run_once
 from tests.harvest.portal import package

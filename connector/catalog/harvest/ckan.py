@@ -13,7 +13,6 @@ schema cannot hold are dropped, never fatal; only a missing title fails a record
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -27,7 +26,14 @@ from connector.catalog.dcat import (
     MEDIA_TYPE,
     THEME,
 )
-from connector.catalog.harvest.records import Fetch, HarvestSourceSpec, PageError, RemoteRecord
+from connector.catalog.harvest.records import (
+    DATE_OR_TIME,
+    Fetch,
+    HarvestSourceSpec,
+    PageError,
+    RemoteRecord,
+    change_stamp,
+)
 
 MAX_ROWS = 1000
 MEDIA_TYPE_PREFIX = "http://www.iana.org/assignments/media-types/"
@@ -49,7 +55,6 @@ LICENCES = {
 _HTTP = re.compile(r"^https?://\S+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _HEX = re.compile(r"^[0-9a-fA-F]{32,128}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 _LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _CHECKSUM_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 96: "sha384", 128: "sha512"}
 _ALGORITHMS = ("sha1", "sha256", "sha384", "sha512", "md5")
@@ -88,26 +93,6 @@ def solr_date(stamp: str) -> str:
     if not match:
         raise PageError(f"cannot use {stamp!r} as a metadata_modified stamp")
     return f"{match.group(1)}T{match.group(2) or '00:00:00'}Z"
-
-
-def change_stamp(value: Any) -> tuple[str | None, str | None]:
-    """A change stamp (CKAN ``metadata_modified``, ISO 8601 with or without an offset) and a
-    note: ``(stamp, None)`` with the stamp in CKAN's own form, UTC to the microsecond
-    (``2024-05-05T09:33:20.123456``), so that stamps compare as strings and fit the 64
-    characters of their columns; ``(None, note)`` for anything else; ``(None, None)`` for None."""
-    if value is None:
-        return None, None
-    if isinstance(value, str) and len(value) <= 64 and _DATE.match(value.strip()):
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip())
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-            return parsed.isoformat(timespec="microseconds"), None
-        except (ValueError, OverflowError):
-            pass
-    shown = repr(value)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return None, f"change stamp {shown} is not a timestamp: ignored (only a full run reads the record again)"
 
 
 def _pages(fetch: Fetch, portal: str, rows: int, fq: str, fields: str | None = None
@@ -244,7 +229,7 @@ def _list(value: Any) -> list[Any]:
 
 def _date(value: Any) -> str | None:
     """An xsd:date or xsd:dateTime our schema accepts (a zone added when the source has none)."""
-    if not isinstance(value, str) or not _DATE.match(value.strip()):
+    if not isinstance(value, str) or not DATE_OR_TIME.match(value.strip()):
         return None
     value = value.strip().replace(" ", "T")
     if "T" not in value:

@@ -68,7 +68,7 @@ class HarvestRun(Base):
     lease_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # The ``since`` handed to the harvester, and the one this run leaves for the next: the
     # newest change stamp it saw, held back at the oldest stamp of a record that failed.
-    # Stamps are CKAN's form (``ckan.change_stamp``), at most 26 characters.
+    # Stamps are CKAN's form (``records.change_stamp``), at most 26 characters.
     since: Mapped[str | None] = mapped_column(String(64))
     newest_modified: Mapped[str | None] = mapped_column(String(64))
     # True when the source listed every record (no page failed): only then are datasets

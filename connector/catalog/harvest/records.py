@@ -11,9 +11,15 @@ the run goes on.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+#: An ISO 8601 date, or date and time with or without an offset.
+DATE_OR_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}"
+                          r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 @dataclass(frozen=True)
@@ -78,3 +84,23 @@ class Harvester(Protocol):
     def harvest(self, source: HarvestSourceSpec, fetch: Fetch) -> Iterator[RemoteRecord]:
         """Every record of ``source``; raises :class:`PageError` when a page fails."""
         ...
+
+
+def change_stamp(value: Any) -> tuple[str | None, str | None]:
+    """A change stamp (CKAN ``metadata_modified``, ISO 8601 with or without an offset) and a
+    note: ``(stamp, None)`` with the stamp in CKAN's own form, UTC to the microsecond
+    (``2024-05-05T09:33:20.123456``), so that stamps compare as strings and fit the 64
+    characters of their columns; ``(None, note)`` for anything else; ``(None, None)`` for None."""
+    if value is None:
+        return None, None
+    if isinstance(value, str) and len(value) <= 64 and DATE_OR_TIME.match(value.strip()):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            return parsed.isoformat(timespec="microseconds"), None
+        except (ValueError, OverflowError):
+            pass
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return None, f"change stamp {shown} is not a timestamp: ignored (only a full run reads the record again)"

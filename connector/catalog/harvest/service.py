@@ -17,7 +17,7 @@ Rules of a run:
 * incremental: the harvester gets ``since``, the stamp the last complete run left: the newest
   change stamp it saw, but never past that of a record it fetched and failed to import, so the
   next run fetches that record again (a link's stamp is that of its last successful import);
-* change stamps are kept only when they are timestamps (:func:`ckan.change_stamp`, normalised
+* change stamps are kept only when they are timestamps (:func:`records.change_stamp`, normalised
   so that they compare as strings); another value is dropped with a note on the record;
 * a run whose worker stopped (lease ran out) is marked failed with the reason.
 
@@ -45,7 +45,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.adapters.errors import SourceRefused, TerminalSourceError, TransientSourceError
 from connector.adapters.safety import Allowlist, check_url
 from connector.catalog import service as catalog
-from connector.catalog.harvest.ckan import change_stamp
 from connector.catalog.harvest.fetch import FetchSettings, HttpFetch
 from connector.catalog.harvest.models import (
     HarvestLink,
@@ -55,7 +54,14 @@ from connector.catalog.harvest.models import (
     Outcome,
     RunState,
 )
-from connector.catalog.harvest.records import Fetch, Harvester, HarvestSourceSpec, PageError, RemoteRecord
+from connector.catalog.harvest.records import (
+    Fetch,
+    Harvester,
+    HarvestSourceSpec,
+    PageError,
+    RemoteRecord,
+    change_stamp,
+)
 from connector.catalog.models import Dataset, DatasetState
 from connector.db import utcnow
 from connector.errors import Conflict, ConnectorError, NotFound, ValidationFailed
