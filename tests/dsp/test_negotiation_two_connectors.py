@@ -28,6 +28,7 @@ from tests.dsp.two_connectors import (  # noqa: F401  (fixtures)
     Pair,
     consumer_database,
     pair,
+    provider_process,
     two_connectors,
 )
 
@@ -62,15 +63,11 @@ def _negotiate(pair: Pair, register, offer_body: dict[str, Any], *, by_id: bool 
 
 
 def _consumer_view(pair: Pair, negotiation_id: str) -> dict[str, Any]:
-    response = pair.consumer.test_client().get(f"/api/v1/negotiations/{negotiation_id}", headers=_team(pair))
-    assert response.status_code == 200
-    return response.get_json()
+    return pair.consumer_process("negotiations", negotiation_id)
 
 
 def _provider_view(client, actors, consumer_pid: str) -> dict[str, Any]:
-    items = client.get("/api/v1/negotiations?role=provider", headers=actors.headers("steward")).get_json()
-    (found,) = [item for item in items["items"] if item["consumerPid"] == consumer_pid]
-    return found
+    return provider_process(client, actors, "negotiations", consumer_pid)
 
 
 def test_cn_c_01_negotiation_from_our_team_reaches_finalized_on_both_sides(pair, register, client, actors):

@@ -32,6 +32,7 @@ from tests.dsp.two_connectors import (  # noqa: F401  (fixtures)
     Pair,
     consumer_database,
     pair,
+    provider_process,
     two_connectors,
 )
 
@@ -94,15 +95,11 @@ def _ask(pair: Pair, negotiation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transfer(pair: Pair, transfer_id: str) -> dict[str, Any]:
-    response = pair.consumer.test_client().get(f"/api/v1/transfers/{transfer_id}", headers=_team(pair))
-    assert response.status_code == 200
-    return response.get_json()
+    return pair.consumer_process("transfers", transfer_id)
 
 
 def _provider_transfer(client, actors, consumer_pid: str) -> dict[str, Any]:
-    items = client.get("/api/v1/transfers?role=provider", headers=actors.headers("steward")).get_json()
-    (found,) = [item for item in items["items"] if item["consumerPid"] == consumer_pid]
-    return found
+    return provider_process(client, actors, "transfers", consumer_pid)
 
 
 def _sent(pair: Pair, message_type: str) -> list[dict[str, Any]]:

@@ -82,6 +82,21 @@ class Pair:
     def team_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.team['alice']}"}
 
+    def consumer_process(self, kind: str, process_id: str) -> dict[str, Any]:
+        """Our team's view of its negotiation or transfer (``kind``: ``negotiations`` or
+        ``transfers``) on the consumer connector."""
+        response = self.consumer.test_client().get(f"/api/v1/{kind}/{process_id}",
+                                                   headers=self.team_headers())
+        assert response.status_code == 200
+        return response.get_json()
+
+
+def provider_process(client, actors, kind: str, consumer_pid: str) -> dict[str, Any]:
+    """The provider steward's view of the negotiation or transfer with ``consumer_pid``."""
+    items = client.get(f"/api/v1/{kind}?role=provider", headers=actors.headers("steward")).get_json()
+    (found,) = [item for item in items["items"] if item["consumerPid"] == consumer_pid]
+    return found
+
 
 def _serve(application) -> tuple[Any, threading.Thread]:
     server = make_server("127.0.0.1", int(application.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]),
