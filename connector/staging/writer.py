@@ -53,6 +53,7 @@ MAX_ENCODE_THREADS = 4
 PART_ROW_GROUPS = 8
 PARALLEL_QUEUE_DEPTH = 3  # on 2 cores 3 beat 2; 4 (with 16-row-group parts) passed 300 MiB of RSS
 SERIAL_QUEUE_DEPTH = 2
+WRITE_BUFFER_BYTES = 1 << 20  # native buffer between the Parquet writer and the hashing sink
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ class HashingFile(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
+        if self.closed:  # a discarded part: nothing more may reach the storage tier
+            raise ValueError(f"write to a closed part file: {getattr(self.raw, 'path', self.raw)!r}")
         view = memoryview(data)
         self.hash.update(view)
         self.raw.write(view)
@@ -260,7 +263,13 @@ def pipelined(items: Iterable[Any], *, depth: int = 2, name: str = "connector-st
 
 
 class _Part:
-    """One open part file: hashing sink plus ParquetWriter."""
+    """One open part file: ParquetWriter into a native buffer in front of the hashing sink.
+
+    The buffer matters for speed: the Parquet writer makes about 145 small writes per row
+    group (page headers, pages), and each write into a Python file object takes the GIL, which
+    the reader and parser threads hold often; with ``WRITE_BUFFER_BYTES`` buffered natively the
+    sink sees a few large writes (on 2 cores the process went from 1.63 to 1.75 busy cores).
+    """
 
     def __init__(self, fs: AbstractFileSystem, path: str, name: str, schema: pa.Schema,
                  parquet_options: dict[str, Any], *, fsync: bool, block_size: int | None) -> None:
@@ -268,11 +277,17 @@ class _Part:
         open_options = {"block_size": block_size} if block_size else {}
         self.sink = HashingFile(fs.open(path, "wb", **open_options), fsync=fsync)
         try:
-            self.writer = pq.ParquetWriter(self.sink, schema, **parquet_options)
+            self.out = pa.BufferedOutputStream(pa.PythonFile(self.sink, mode="w"), WRITE_BUFFER_BYTES)
+            self.writer = pq.ParquetWriter(self.out, schema, **parquet_options)
         except BaseException:
             self.sink.discard()
             raise
         self.rows = self.row_groups = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far, buffered ones included."""
+        return self.out.tell()
 
     def write(self, table: pa.Table) -> None:
         self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
@@ -281,6 +296,7 @@ class _Part:
 
     def close(self) -> PartInfo:
         self.writer.close()
+        self.out.close()  # flushes the buffer and closes the sink (fsync, commit)
         self.sink.close()
         return PartInfo(self.name, self.path, self.rows, self.sink.size, self.sink.hash.hexdigest(),
                         self.row_groups)
@@ -288,7 +304,9 @@ class _Part:
     def discard(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
-        self.sink.discard()
+        self.sink.discard()  # first, so the buffer's last flush is refused, not committed
+        with contextlib.suppress(Exception):
+            self.out.close()
         with contextlib.suppress(Exception):
             self.fs.rm(self.path)
 
@@ -404,7 +422,7 @@ class _PartEncoder:
                     return
                 part.write(item)
                 rows, item = item.num_rows, None  # not held while waiting for the next one
-                self.events.put(("written", self, rows, part.sink.size))
+                self.events.put(("written", self, rows, part.size))
         except BaseException as exc:  # noqa: BLE001  (handed to the calling thread, re-raised there)
             if part is not None:
                 part.discard()  # before reporting: the caller's abort may remove the prefix next
@@ -636,12 +654,12 @@ def _write_serial(groups: RowGroups, open_part: Callable[[int], _Part],
             current.write(table)
             rows += table.num_rows
             row_groups += 1
-            if current.sink.size >= max_part_bytes:
+            if current.size >= max_part_bytes:
                 parts.append(current.close())
                 written += parts[-1].bytes
                 current = None
             if on_row_group is not None:
-                size = written + (current.sink.size if current is not None else 0)
+                size = written + (current.size if current is not None else 0)
                 on_row_group(WriteProgress(rows, size, len(parts) + (current is not None), row_groups))
         _no_input(groups)
         if current is None and not parts:

@@ -221,3 +221,17 @@ def test_the_pipelined_reader_stops_its_thread_when_the_consumer_stops():
     assert count <= 3 + 2 + 1  # what was consumed, the queue, and one item in hand
     time.sleep(0.2)
     assert len(pulled) == count
+
+
+def test_a_discarded_part_sends_none_of_its_buffered_bytes_to_the_storage_tier(tmp_path):
+    from connector.staging.writer import _Part
+
+    table = pa.Table.from_batches([make_batch(0, 500)])
+    part = _Part(fsspec.filesystem("file"), str(tmp_path / "part-00000.parquet"), "part-00000.parquet",
+                 table.schema, {"compression": "zstd"}, fsync=False, block_size=None)
+    part.write(table)
+    assert part.size > 0 and part.sink.size == 0  # still in the writer's buffer
+    part.discard()
+    assert part.sink.size == 0 and os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="closed part file"):
+        part.sink.write(b"late")
