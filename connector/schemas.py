@@ -61,14 +61,19 @@ class SchemaStore:
         """Every validation error of ``instance`` against the schema ``name``."""
         return self._validator(name).iter_errors(instance)
 
+    def prepare(self, name: str) -> None:
+        """Check the schema ``name`` and build its validators now, not on first use (a caller
+        can do this in the background before the document it must validate exists)."""
+        if name not in self._fast_validators:
+            self._validator(name)  # checks the schema against its meta-schema once
+            self._fast_validators[name] = _compiled(inline_refs(self.documents[name], self.registry))
+
     def is_valid(self, name: str, instance: Any) -> bool:
         """Whether ``instance`` is valid against ``name``, the same decision as
         :meth:`iter_errors`, only faster for a valid one: a compiled validator (jsonschema-rs,
         over the schema with each ``$ref`` inlined, formats checked by the same functions as
         here) accepts it; anything it does not accept is decided by :meth:`iter_errors`."""
-        if name not in self._fast_validators:
-            self._validator(name)  # checks the schema against its meta-schema once
-            self._fast_validators[name] = _compiled(inline_refs(self.documents[name], self.registry))
+        self.prepare(name)
         fast = self._fast_validators[name]
         if fast is not None:
             try:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from connector.errors import ValidationFailed
 from tests.conftest import REPO, SCHEMAS
 
 EXAMPLES = REPO / "schemas" / "examples"
@@ -37,7 +38,25 @@ def test_valid_example_passes(name, path):
 
 @pytest.mark.parametrize("name,path", examples("invalid"), ids=lambda p: getattr(p, "name", p))
 def test_invalid_example_fails(name, path):
-    assert list(SCHEMAS.iter_errors(name, json.loads(path.read_text())))
+    document = json.loads(path.read_text())
+    assert list(SCHEMAS.iter_errors(name, document))
+    assert not SCHEMAS.is_valid(name, document)
+    with pytest.raises(ValidationFailed):
+        SCHEMAS.validate(name, document)
+
+
+def test_prepare_checks_a_schema_against_its_meta_schema_before_any_document_is_validated(tmp_path):
+    from jsonschema.exceptions import SchemaError
+
+    from connector.schemas import SchemaStore
+
+    (tmp_path / "x.schema.json").write_text(json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:connector:schema:x",
+        "type": "no-such-type",
+    }))
+    with pytest.raises(SchemaError):
+        SchemaStore(tmp_path).prepare("x")
 
 
 def test_references_to_unknown_schemas_are_not_fetched(tmp_path):
