@@ -152,8 +152,9 @@ class DspStream(SourceStream):
         from connector.staging.errors import QuotaExceeded
         from connector.staging.manifest import build_manifest, encode_manifest, validate_manifest
         from connector.staging.pipeline import PublishedVersion
+        from connector.staging.sink import HashingFile
         from connector.staging.storage import utcnow
-        from connector.staging.writer import HashingFile, PartInfo, WriteProgress
+        from connector.staging.writer import PartInfo, WriteProgress
 
         created = now or utcnow()
         pending = tier.begin(project, dataset, version, now=created)
