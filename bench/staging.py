@@ -224,10 +224,12 @@ def run_ours(inp: str, out: str, *, fsync: bool) -> dict[str, Any]:
 
     from connector.adapters import adapter_for, get_adapter
     from connector.adapters.base import SourceSpec
+    from connector.staging.memory import configure_arrow_memory
     from connector.staging.pipeline import stage_batches
     from connector.staging.storage import StorageTier
 
     get_adapter("file")
+    configure_arrow_memory(os.environ.get("CONNECTOR_ARROW_MEMORY_POOL", "jemalloc"))  # as run_job does
     marks: dict[str, float] = {}
     t0 = time.perf_counter()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CONNECTOR_"
+ARROW_MEMORY_POOLS = ("jemalloc", "mimalloc", "system", "default")  # see connector.staging.memory
 
 DEFAULTS: dict[str, Any] = {
     "HOME": None,
@@ -50,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE_READ_TIMEOUT": 60.0,
     "CSV_PARSE_THREADS": None,
     "PARQUET_ENCODE_THREADS": None,
+    "ARROW_MEMORY_POOL": "jemalloc",
     "JOB_LEASE_SECONDS": 300,
     "JOB_MAX_ATTEMPTS": 5,
     "JOB_BACKOFF_SECONDS": 10.0,
@@ -95,6 +97,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SOURCE_READ_TIMEOUT": (int, float),
     "CSV_PARSE_THREADS": (int, type(None)),
     "PARQUET_ENCODE_THREADS": (int, type(None)),
+    "ARROW_MEMORY_POOL": (str,),
     "JOB_LEASE_SECONDS": (int,),
     "JOB_MAX_ATTEMPTS": (int,),
     "JOB_BACKOFF_SECONDS": (int, float),
@@ -183,6 +186,9 @@ def _validate(config: Mapping[str, Any]) -> None:
     if config["PARQUET_ENCODE_THREADS"] is not None and config["PARQUET_ENCODE_THREADS"] < 1:
         raise ConfigError("PARQUET_ENCODE_THREADS: must be 1 (one part at a time) or more, "
                           f"got {config['PARQUET_ENCODE_THREADS']!r}")
+    if config["ARROW_MEMORY_POOL"] not in ARROW_MEMORY_POOLS:
+        raise ConfigError(f"ARROW_MEMORY_POOL: expected one of {', '.join(ARROW_MEMORY_POOLS)}, "
+                          f"got {config['ARROW_MEMORY_POOL']!r}")
     _validate_dsp(config)
     if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
         raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "

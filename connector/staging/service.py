@@ -244,8 +244,10 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
             clock: Callable[[], dt.datetime], tier: StorageTier | None = None) -> StagingJob:
     """Run a claimed job to its end: published, queued again (transient failure), failed or
     cancelled. Returns the job as it ends."""
+    from connector.staging.memory import configure_arrow_memory
     from connector.staging.pipeline import stage_batches
 
+    configure_arrow_memory(settings.arrow_memory_pool)
     with uow:
         job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
         if job is None or job.state != JobState.RUNNING or job.lease_owner != worker:

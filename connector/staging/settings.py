@@ -26,6 +26,7 @@ class StagingSettings:
     source_read_timeout: float = 60.0
     csv_parse_threads: int | None = None  # None: CONNECTOR_CSV_PARSE_THREADS, else the CPUs
     parquet_encode_threads: int | None = None  # None: CONNECTOR_PARQUET_ENCODE_THREADS, else the CPUs
+    arrow_memory_pool: str = "jemalloc"  # connector.staging.memory
     site_location: str = "ai-factory"
     site_region: str = "EU"
 
@@ -47,6 +48,7 @@ class StagingSettings:
             source_read_timeout=config["SOURCE_READ_TIMEOUT"],
             csv_parse_threads=config["CSV_PARSE_THREADS"],
             parquet_encode_threads=config["PARQUET_ENCODE_THREADS"],
+            arrow_memory_pool=config["ARROW_MEMORY_POOL"],
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )

@@ -66,3 +66,13 @@ def test_parquet_encode_threads_setting_reaches_the_staging_settings(tmp_path):
     assert StagingSettings.from_config(config).parquet_encode_threads == 2
     with pytest.raises(ConfigError, match="PARQUET_ENCODE_THREADS"):
         load_config({"HOME": str(tmp_path), "PARQUET_ENCODE_THREADS": 0})
+
+
+def test_the_arrow_memory_pool_setting_reaches_the_staging_settings_and_refuses_unknown_pools(tmp_path):
+    from connector.staging.settings import StagingSettings
+
+    assert StagingSettings.from_config(load_config({"HOME": str(tmp_path)})).arrow_memory_pool == "jemalloc"
+    config = load_config({"HOME": str(tmp_path)}, environ={"CONNECTOR_ARROW_MEMORY_POOL": "mimalloc"})
+    assert StagingSettings.from_config(config).arrow_memory_pool == "mimalloc"
+    with pytest.raises(ConfigError, match="ARROW_MEMORY_POOL: expected one of jemalloc, mimalloc"):
+        load_config({"HOME": str(tmp_path), "ARROW_MEMORY_POOL": "tcmalloc"})
