@@ -4,9 +4,10 @@ pyarrow's default pool on Linux is mimalloc, which keeps freed pages resident fo
 per thread. Staging frees memory as fast as it allocates it (every chunk parsed and every row
 group encoded is dropped a moment later, from five threads), so on the 1 GiB CSV benchmark
 mimalloc held 282-294 MiB of peak RSS where Arrow itself had about 60 MiB allocated. jemalloc with
-its decay time at 0 returns freed pages at once: 229-233 MiB, at the same CPU time within the
-machine's noise (docs/staging.md). ``ARROW_MEMORY_POOL`` chooses: ``jemalloc`` (the default;
-pyarrow's default where a wheel lacks jemalloc), ``mimalloc``, ``system`` or ``default``.
+its decay time at 0 returns freed pages at once: 229-233 MiB, paid for in page faults when the
+memory is needed again (a few percent of CPU; docs/staging.md has the numbers).
+``ARROW_MEMORY_POOL`` chooses: ``jemalloc`` (the default; pyarrow's default where a wheel lacks
+jemalloc), ``mimalloc``, ``system`` or ``default``.
 """
 
 from __future__ import annotations
