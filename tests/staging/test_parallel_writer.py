@@ -135,7 +135,10 @@ def test_the_quota_stops_a_parallel_write_and_progress_counts_rows_written(tmp_p
     assert all(os.path.getsize(tmp_path / n) > 0 for n in os.listdir(tmp_path))  # finished parts only
 
 
-def test_row_groups_in_flight_are_bounded_while_encoding_lags(tmp_path):
+def test_row_groups_in_flight_are_bounded_while_encoding_lags(tmp_path, monkeypatch):
+    # Every page reaches the slow file at once, as without the writer's native buffer, which
+    # would otherwise hold these small row groups until a part closes and let the encoders keep up.
+    monkeypatch.setattr("connector.staging.writer.WRITE_BUFFER_BYTES", 16)
     pulled = written = 0
     ahead = []
 
