@@ -873,6 +873,8 @@ def docs_section(result: dict[str, Any]) -> str:
         "`StorageTier.from_url('file://...')` with the tier defaults (fsync of parts, manifest and "
         "directories; atomic rename): Parquet zstd, 128k-row groups, dictionary for strings only, sha256 of "
         "every part inline, manifest validated against its JSON Schema, `croissant.json`. No duties. "
+        "Arrow's memory pool is jemalloc with decay 0, as `run_job` sets it (the anchors keep "
+        "pyarrow's default). "
         "The first run on each file was verified afterwards with "
         "`connector.client.open_dataset(verify=True)` (sizes and sha256 of every part), the row "
         "count and the provenance sha256 against hashlib: "
