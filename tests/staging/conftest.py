@@ -44,6 +44,25 @@ def make_batches(rows: int, batch_rows: int = 500) -> Iterator[pa.RecordBatch]:
         yield make_batch(start, min(batch_rows, rows - start))
 
 
+def peak_arrow_memory(tmp_path, batches: int, **writer_options: Any) -> int:
+    """Peak Arrow allocation while ``write_parts`` writes ``batches`` batches of 1,000 rows in
+    row groups of 5,000 (``writer_options`` go to it as well)."""
+    from connector.staging.writer import write_parts
+
+    peak = 0
+
+    def source() -> Iterator[pa.RecordBatch]:
+        nonlocal peak
+        for i in range(batches):
+            peak = max(peak, pa.total_allocated_bytes())
+            yield make_batch(i * 1000, 1000)
+
+    out = tmp_path / f"peak-{batches}"
+    out.mkdir()
+    write_parts(source(), str(out), row_group_rows=5000, **writer_options)
+    return peak
+
+
 def stage(tier: StorageTier, rows: int = 5000, **overrides: Any) -> PublishedVersion:
     """Stage ``rows`` generated rows with test defaults; keyword arguments override them."""
     options: dict[str, Any] = dict(project="cardio", dataset="mri", version="1", agreement="agr-1",

@@ -7,14 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from connector.staging.storage import StorageTier
 from connector.staging.writer import resolve_encode_threads, write_parts
-from tests.staging.conftest import make_batch, make_batches, stage
+from tests.staging.conftest import make_batch, make_batches, peak_arrow_memory, stage
 
 
 class HookedFileSystem(LocalFileSystem):
@@ -165,24 +164,9 @@ def test_row_groups_in_flight_are_bounded_while_encoding_lags(tmp_path, monkeypa
     assert ids_in_part_order(tmp_path) == list(range(24_000))
 
 
-def _peak_memory(tmp_path, batches: int) -> int:
-    peak = 0
-
-    def source():
-        nonlocal peak
-        for i in range(batches):
-            peak = max(peak, pa.total_allocated_bytes())
-            yield make_batch(i * 1000, 1000)
-
-    out = tmp_path / f"peak-{batches}"
-    out.mkdir()
-    write_parts(source(), str(out), row_group_rows=5000, encode_threads=2, part_row_groups=2)
-    return peak
-
-
 def test_memory_does_not_grow_with_the_input_size_when_encoding_in_parallel(tmp_path):
-    small = _peak_memory(tmp_path, 40)
-    large = _peak_memory(tmp_path, 200)
+    small = peak_arrow_memory(tmp_path, 40, encode_threads=2, part_row_groups=2)
+    large = peak_arrow_memory(tmp_path, 200, encode_threads=2, part_row_groups=2)
     assert large < small * 1.5 + (1 << 20), (small, large)
 
 

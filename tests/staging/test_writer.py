@@ -14,7 +14,7 @@ import pytest
 
 from connector.staging.errors import SchemaMismatch, StagingError
 from connector.staging.writer import pipelined, write_parts
-from tests.staging.conftest import make_batch, make_batches
+from tests.staging.conftest import make_batch, make_batches, peak_arrow_memory
 
 
 def test_small_batches_are_coalesced_into_row_groups_of_the_target_size(tmp_path):
@@ -181,26 +181,10 @@ def test_writes_through_an_fsspec_filesystem(tmp_path):
         fs.rm(directory, recursive=True)
 
 
-def _peak_memory(tmp_path, batches: int, threads: int) -> int:
-    """Peak Arrow allocation while writing ``batches`` batches of 1,000 rows."""
-    peak = 0
-
-    def source():
-        nonlocal peak
-        for i in range(batches):
-            peak = max(peak, pa.total_allocated_bytes())
-            yield make_batch(i * 1000, 1000)
-
-    out = tmp_path / f"peak-{batches}"
-    out.mkdir()
-    write_parts(source(), str(out), row_group_rows=5000, max_part_bytes=1 << 20, encode_threads=threads)
-    return peak
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_memory_does_not_grow_with_the_input_size(tmp_path, threads):
-    small = _peak_memory(tmp_path, 40, threads)
-    large = _peak_memory(tmp_path, 200, threads)
+    small = peak_arrow_memory(tmp_path, 40, max_part_bytes=1 << 20, encode_threads=threads)
+    large = peak_arrow_memory(tmp_path, 200, max_part_bytes=1 << 20, encode_threads=threads)
     assert large < small * 1.5 + (1 << 20), (small, large)
 
 
