@@ -84,7 +84,10 @@ class SchemaStore:
         return next(iter(self.iter_errors(name, instance)), None) is None
 
     def validate(self, name: str, instance: Any) -> None:
-        """Raise :class:`ValidationFailed` listing every error, each with its JSON path."""
+        """Raise :class:`ValidationFailed` listing every error, each with its JSON path (a valid
+        ``instance`` is accepted by the compiled validator of :meth:`is_valid` alone)."""
+        if self.is_valid(name, instance):
+            return
         errors = sorted(self.iter_errors(name, instance), key=lambda e: list(e.absolute_path))
         if errors:
             raise ValidationFailed([describe_error(e) for e in errors])
