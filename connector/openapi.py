@@ -235,6 +235,7 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, 
        [_path("transfer_id")], True) for action, operation, summary in (
         ("suspend", "suspendTransfer", "Suspend a STARTED transfer; the other side is told"),
         ("resume", "resumeTransfer", "Resume a SUSPENDED transfer (a provider sends a fresh data address)"),
+        ("complete", "completeTransfer", "Complete a STARTED pull as its provider; the data token ends"),
         ("terminate", "terminateTransfer", "End a transfer with an optional reason; the other side is told"),
     )],
     # DCAT-AP 3.0.1 export (connector/catalog/export_api.py); a bearer token is optional.

@@ -230,6 +230,6 @@ def _act(transfer_id: str, action: str) -> Response:
     return _answer(serialize(service.act(uow(), _runtime(), who, transfer_id, action, reason_arg())))
 
 
-for _action in ("suspend", "resume", "terminate"):
+for _action in ("suspend", "resume", "complete", "terminate"):
     management.add_url_rule(f"/transfers/<transfer_id>/{_action}", f"{_action}_transfer",
                             lambda transfer_id, _action=_action: _act(transfer_id, _action), methods=["POST"])

@@ -44,7 +44,7 @@ from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
 from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Negotiation, Transfer
-from connector.dsp.negotiation_service import Runtime
+from connector.dsp.negotiation_service import Runtime, agreement_ended
 from connector.dsp.participants import Participant
 from connector.dsp.principals import principal_for
 from connector.dsp.process import enqueue, new_pid, pids
@@ -52,7 +52,7 @@ from connector.dsp.states import NegotiationState, Role, TransferState
 from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized
 from connector.identity.models import Project
 from connector.identity.principal import Principal
-from connector.policies.models import Agreement, AgreementState
+from connector.policies.models import Agreement
 from connector.staging import service as staging
 from connector.staging.models import JobState, StagingJob
 from connector.staging.settings import StagingSettings
@@ -131,17 +131,6 @@ def _provider_agreement(uow: UnitOfWork, participant: Participant, agreement_iri
     return negotiation
 
 
-def _agreement_ended(agreement: Agreement | None, now: dt.datetime) -> str | None:
-    if agreement is None:
-        return "the agreement no longer exists"
-    if agreement.state != AgreementState.ACTIVE:
-        return f"the agreement is {agreement.state}" + (f": {agreement.end_reason}" if agreement.end_reason
-                                                        else "")
-    if agreement.end <= now:
-        return "the agreement expired"
-    return None
-
-
 def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant,
                      message: Mapping[str, Any], callback_address: str, data_root: str) -> dict[str, Any]:
     """A ``TransferRequestMessage``: a new transfer (or the existing one for a repeated
@@ -160,7 +149,7 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             else None
         negotiation = _provider_agreement(uow, participant, message["agreementId"])
         agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise TransferRefused(f"{ended}; no transfer is possible under it")
         pid = new_pid()
@@ -232,7 +221,7 @@ def provider_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
         state = _move(transfer, kind, Role.CONSUMER)
         if kind == "TransferStartMessage":
             agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
-            ended = _agreement_ended(agreement, now)
+            ended = agreement_ended(agreement, now)
             if ended:
                 raise TransferRefused(f"{ended}; the transfer cannot resume")
         _set_state(transfer, state, now)
@@ -272,7 +261,7 @@ def open_data(uow: UnitOfWork, provider_pid: str, token: str | None, *, now: dt.
         if transfer.token_expires is None or transfer.token_expires <= now:
             raise DataAccessDenied("the data token expired")
         agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise DataAccessDenied(ended)
         job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
@@ -317,7 +306,7 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
         if agreement is None:
             agreement = mirror_agreement(uow, principal, negotiation, project, runtime.schemas,
                                          site=runtime.base.site, now=now)
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise Conflict(f"the local agreement {agreement.id} mirroring the remote one: {ended}")
         transfer = Transfer(
@@ -444,7 +433,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
         for transfer, agreement in uow.session.execute(
                 select(Transfer, Agreement).join(Agreement, Agreement.id == Transfer.agreement_id)
                 .where(Transfer.role == Role.PROVIDER, Transfer.state.in_(OPEN))).all():
-            ended = _agreement_ended(agreement, now)
+            ended = agreement_ended(agreement, now)
             if ended:
                 _terminate(uow, transfer, runtime, "agreement-ended", [ended], now)
                 moved += 1
@@ -547,11 +536,13 @@ def list_transfers(uow: UnitOfWork, principal: Principal, *, role: str | None = 
 
 def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfer_id: str, action: str,
         reason: str | None) -> Transfer:
-    """Our side suspends, resumes or terminates a transfer; the peer is told. A provider that
-    resumes sends a fresh data address; a consumer that resumes keeps the one it has."""
+    """Our side suspends, resumes, completes or terminates a transfer; the peer is told. A
+    provider that resumes sends a fresh data address; a consumer that resumes keeps the one it
+    has. Only the provider completes by hand (a pull it has served; the data token ends): our
+    consumer side completes on its own once the data is staged."""
     now = runtime.clock()
     kinds = {"suspend": "TransferSuspensionMessage", "resume": "TransferStartMessage",
-             "terminate": "TransferTerminationMessage"}
+             "complete": "TransferCompletionMessage", "terminate": "TransferTerminationMessage"}
     with uow:
         transfer = get(uow, principal, transfer_id)
         role = Role(transfer.role)
@@ -559,10 +550,16 @@ def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfe
             raise Conflict("the provider has not acknowledged the request yet; try again shortly")
         if transfer.format == push.PUSH_FORMAT and action != "terminate":
             raise TransferRefused("a push transfer runs to its end; it can only be terminated")
+        if action == "complete" and role != Role.PROVIDER:
+            raise TransferRefused("our consumer side completes a transfer itself once the data is staged")
         reasons = [reason or f"{action} by the {role} ({principal.name})"]
         state = _move(transfer, kinds[action], role)
         if action == "terminate":
             _terminate(uow, transfer, runtime, f"terminated-by-{role}", reasons, now)
+        elif action == "complete":
+            _set_state(transfer, state, now)
+            transfer.token_hash = None
+            _send(uow, transfer, runtime, "/completion", messages.completion(*pids(transfer)), now)
         elif action == "suspend":
             _set_state(transfer, state, now)
             transfer.termination_code, transfer.termination_reason = f"suspended-by-{role}", reasons
