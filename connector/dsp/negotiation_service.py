@@ -374,6 +374,37 @@ def consumer_start(uow: UnitOfWork, runtime: Runtime, principal: Principal, body
         return negotiation
 
 
+def check_trigger(participant: Participant, body: Mapping[str, Any]) -> None:
+    """A trigger names the calling participant (``providerId``) at its configured address
+    (``connectorAddress``): a participant starts processes with itself only, and we never send to
+    an address a request body chose."""
+    errors = []
+    if body["providerId"] != participant.id:
+        errors.append({"path": "$.providerId", "message": f"the caller is {participant.id!r}; a participant "
+                       "triggers negotiations and transfers with itself only"})
+    if body["connectorAddress"].rstrip("/") != participant.address.rstrip("/"):
+        errors.append({"path": "$.connectorAddress", "message": "not the participant's configured address "
+                       f"{participant.address!r}"})
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def trigger_start(uow: UnitOfWork, runtime: Runtime, participant: Participant, body: Mapping[str, Any],
+                  callback_address: str) -> Negotiation:
+    """The Dataspace TCK's negotiation trigger: ``participant`` has us, as consumer, request its
+    ``datasetId`` under ``offerId`` for its configured project, as if a member of it asked
+    (:func:`consumer_start`). The offer goes by its id with a bare ``use`` permission, as the
+    TCK's own consumer sends it: the trigger names no terms, and a provider that compares them
+    (ours does) answers with its own offer."""
+    check_trigger(participant, body)
+    offer = {"@id": body["offerId"], "@type": "Offer", "assigner": participant.id,
+             "permission": [{"action": "use"}]}
+    request = {"participant": participant.id, "project": participant.project, "dataset": body["datasetId"],
+               "offer": offer}
+    with uow:  # one transaction: the requesting user requester_for creates is kept with the negotiation
+        return consumer_start(uow, runtime, requester_for(uow, participant), request, callback_address)
+
+
 def consumer_offer_initial(uow: UnitOfWork, runtime: Runtime, participant: Participant,
                            message: Mapping[str, Any], callback_address: str) -> Negotiation:
     """A provider-initiated ``ContractOfferMessage``: a new negotiation in ``OFFERED`` under the

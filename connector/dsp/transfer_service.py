@@ -46,10 +46,10 @@ from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Negotiation, Transfer
 from connector.dsp.negotiation_service import Runtime, agreement_ended
 from connector.dsp.participants import Participant
-from connector.dsp.principals import principal_for
+from connector.dsp.principals import principal_for, requester_for
 from connector.dsp.process import enqueue, new_pid, pids
 from connector.dsp.states import NegotiationState, Role, TransferState
-from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized
+from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized, ValidationFailed
 from connector.identity.models import Project
 from connector.identity.principal import Principal
 from connector.policies.models import Agreement
@@ -327,6 +327,32 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
         if target is not None:
             runtime.base.secrets.put(transfer.pid, target)
         return transfer, True
+
+
+def trigger_start(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant,
+                  body: Mapping[str, Any], callback_address: str) -> tuple[Transfer, bool]:
+    """The Dataspace TCK's transfer trigger: ``participant`` has us, as consumer, ask it for the
+    data of ``agreementId``, an agreement a FINALIZED negotiation of its configured project
+    reached with it (:func:`consumer_start`, as if a member of the project asked). Only
+    ``HttpData-PULL``: a push needs the team's bucket and credentials, which a trigger cannot name."""
+    from connector.dsp import negotiation_service
+
+    negotiation_service.check_trigger(participant, body)
+    if body["format"] != messages.PULL_FORMAT:
+        raise ValidationFailed([{"path": "$.format", "message": f"a trigger asks for {messages.PULL_FORMAT} "
+                                 "only; a push names its bucket through /api/v1/transfers"}])
+    with uow:  # one transaction: the requesting user requester_for creates is kept with the transfer
+        principal = requester_for(uow, participant)
+        finalized = uow.session.scalars(select(Negotiation).where(
+            Negotiation.role == Role.CONSUMER, Negotiation.participant_id == participant.id,
+            Negotiation.state == NegotiationState.FINALIZED,
+            Negotiation.project_id.in_(principal.project_ids)))
+        found = [negotiation.id for negotiation in finalized
+                 if (negotiation.agreement or {}).get("@id") == body["agreementId"]]
+        if not found:
+            raise NotFound(f"no FINALIZED negotiation with {participant.id!r} reached agreement "
+                           f"{body['agreementId']!r}")
+        return consumer_start(uow, runtime, principal, found[0], callback_address)
 
 
 def _accept_address(transfer: Transfer, participant: Participant, address: Any) -> messages.HttpAddress:
