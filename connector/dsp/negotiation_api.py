@@ -18,7 +18,7 @@ from connector.db import utcnow
 from connector.dsp import negotiation as messages
 from connector.dsp import negotiation_service as service
 from connector.dsp.client import DspClient
-from connector.dsp.management import reason_arg, role_arg
+from connector.dsp.management import reason_arg, role_arg, trigger_body
 from connector.dsp.models import Negotiation
 from connector.dsp.outbox import deliver_pending
 from connector.dsp.participants import check_callback_address
@@ -148,6 +148,15 @@ for _endpoint, _path, _expected in (
          "ContractNegotiationTerminationMessage")):
     protocol.add_url_rule(CALLBACK + _path, _endpoint, lambda consumer_pid, _expected=_expected:
                           _consumer_post(consumer_pid, _expected), methods=["POST"])
+
+
+@protocol.post("/triggers/negotiations")
+def trigger_negotiation():
+    """The Dataspace TCK's ``negotiation.initiate.url``: the calling participant has us request
+    one of its datasets as consumer (``DSP_TRIGGERS``; docs/dsp.md)."""
+    body = trigger_body("providerId", "datasetId", "offerId", "connectorAddress")
+    negotiation = service.trigger_start(uow(), _runtime(), caller(), body, callback_root())
+    return _answer(serialize(negotiation), 201)
 
 
 # --- management API -----------------------------------------------------------------------

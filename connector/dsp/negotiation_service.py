@@ -48,7 +48,7 @@ from connector.errors import BadRequest, ConnectorError, NotFound, ValidationFai
 from connector.identity.models import Project
 from connector.identity.principal import Principal
 from connector.policies import service as policies
-from connector.policies.models import AccessRequest, Agreement, Offer, RequestState
+from connector.policies.models import AccessRequest, Agreement, AgreementState, Offer, RequestState
 from connector.uow import UnitOfWork
 
 N = NegotiationState
@@ -67,6 +67,18 @@ class Runtime:
     clock: Callable[[], dt.datetime]
     #: Push credentials, in process memory only (shared by every copy of the runtime).
     secrets: SecretStore = field(default_factory=SecretStore)
+
+
+def agreement_ended(agreement: Agreement | None, now: dt.datetime) -> str | None:
+    """Why ``agreement`` no longer holds (gone, revoked, expired), or None while it does."""
+    if agreement is None:
+        return "the agreement no longer exists"
+    if agreement.state != AgreementState.ACTIVE:
+        return f"the agreement is {agreement.state}" + (f": {agreement.end_reason}" if agreement.end_reason
+                                                        else "")
+    if agreement.end <= now:
+        return "the agreement expired"
+    return None
 
 
 def ack(negotiation: Negotiation) -> dict[str, Any]:
@@ -252,11 +264,24 @@ def provider_message(uow: UnitOfWork, runtime: Runtime, participant: Participant
                 _decide(uow, negotiation, runtime, participant, ours, now)
         elif kind == "ContractAgreementVerificationMessage":
             _set_state(negotiation, state, now)
-            _set_state(negotiation, NEGOTIATION.next_state(state, "ContractNegotiationEventMessage:FINALIZED",
-                                                           Role.PROVIDER), now)
-            _send(uow, negotiation, runtime, "/events", messages.event(*pids(negotiation), "FINALIZED"), now)
+            _finalize(uow, negotiation, runtime, now)
         uow.commit()
         return answer
+
+
+def _finalize(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, now: dt.datetime) -> None:
+    """After the consumer's verification: FINALIZED, unless the agreement ended meanwhile (a
+    steward revoked it, it expired): then the negotiation is terminated, never finalized on a
+    contract we no longer honour."""
+    agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
+    ended = agreement_ended(agreement, now)
+    if ended:
+        _terminate(uow, negotiation, runtime, "agreement-ended",
+                   [f"{ended}; the negotiation cannot be finalized"], now)
+        return
+    finalized = "ContractNegotiationEventMessage:FINALIZED"
+    _set_state(negotiation, NEGOTIATION.next_state(negotiation.state, finalized, Role.PROVIDER), now)
+    _send(uow, negotiation, runtime, "/events", messages.event(*pids(negotiation), "FINALIZED"), now)
 
 
 def _counter_offer(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, participant: Participant,
@@ -347,6 +372,37 @@ def consumer_start(uow: UnitOfWork, runtime: Runtime, principal: Principal, body
         enqueue(uow, negotiation, f"{participant.address}/negotiations/request", message, now)
         uow.commit()
         return negotiation
+
+
+def check_trigger(participant: Participant, body: Mapping[str, Any]) -> None:
+    """A trigger names the calling participant (``providerId``) at its configured address
+    (``connectorAddress``): a participant starts processes with itself only, and we never send to
+    an address a request body chose."""
+    errors = []
+    if body["providerId"] != participant.id:
+        errors.append({"path": "$.providerId", "message": f"the caller is {participant.id!r}; a participant "
+                       "triggers negotiations and transfers with itself only"})
+    if body["connectorAddress"].rstrip("/") != participant.address.rstrip("/"):
+        errors.append({"path": "$.connectorAddress", "message": "not the participant's configured address "
+                       f"{participant.address!r}"})
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def trigger_start(uow: UnitOfWork, runtime: Runtime, participant: Participant, body: Mapping[str, Any],
+                  callback_address: str) -> Negotiation:
+    """The Dataspace TCK's negotiation trigger: ``participant`` has us, as consumer, request its
+    ``datasetId`` under ``offerId`` for its configured project, as if a member of it asked
+    (:func:`consumer_start`). The offer goes by its id with a bare ``use`` permission, as the
+    TCK's own consumer sends it: the trigger names no terms, and a provider that compares them
+    (ours does) answers with its own offer."""
+    check_trigger(participant, body)
+    offer = {"@id": body["offerId"], "@type": "Offer", "assigner": participant.id,
+             "permission": [{"action": "use"}]}
+    request = {"participant": participant.id, "project": participant.project, "dataset": body["datasetId"],
+               "offer": offer}
+    with uow:  # one transaction: the requesting user requester_for creates is kept with the negotiation
+        return consumer_start(uow, runtime, requester_for(uow, participant), request, callback_address)
 
 
 def consumer_offer_initial(uow: UnitOfWork, runtime: Runtime, participant: Participant,

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, request, url_for
 from connector.db import utcnow
 from connector.dsp import transfer as messages
 from connector.dsp import transfer_service as service
-from connector.dsp.management import reason_arg, role_arg
+from connector.dsp.management import reason_arg, role_arg, trigger_body
 from connector.dsp.models import Transfer
 from connector.dsp.negotiation_api import runtime_of
 from connector.dsp.outbox import deliver_pending
@@ -138,6 +138,15 @@ for _suffix, _expected in (("start", "TransferStartMessage"), ("completion", "Tr
                           methods=["POST"])
 
 
+@protocol.post("/triggers/transfers")
+def trigger_transfer():
+    """The Dataspace TCK's ``transfer.initiate.url``: the calling participant has us ask it, as
+    consumer, for the data of an agreement we reached with it (``DSP_TRIGGERS``; docs/dsp.md)."""
+    body = trigger_body("providerId", "agreementId", "format", "connectorAddress")
+    transfer, created = service.trigger_start(uow(), _runtime(), caller(), body, callback_root())
+    return _answer(serialize(transfer), 201 if created else 200)
+
+
 # --- the data endpoint ----------------------------------------------------------------------
 
 @data.after_request
@@ -230,6 +239,6 @@ def _act(transfer_id: str, action: str) -> Response:
     return _answer(serialize(service.act(uow(), _runtime(), who, transfer_id, action, reason_arg())))
 
 
-for _action in ("suspend", "resume", "terminate"):
+for _action in ("suspend", "resume", "complete", "terminate"):
     management.add_url_rule(f"/transfers/<transfer_id>/{_action}", f"{_action}_transfer",
                             lambda transfer_id, _action=_action: _act(transfer_id, _action), methods=["POST"])

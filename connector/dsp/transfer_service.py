@@ -44,15 +44,15 @@ from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
 from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Negotiation, Transfer
-from connector.dsp.negotiation_service import Runtime
+from connector.dsp.negotiation_service import Runtime, agreement_ended
 from connector.dsp.participants import Participant
-from connector.dsp.principals import principal_for
+from connector.dsp.principals import principal_for, requester_for
 from connector.dsp.process import enqueue, new_pid, pids
 from connector.dsp.states import NegotiationState, Role, TransferState
-from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized
+from connector.errors import BadRequest, Conflict, ConnectorError, NotFound, Unauthorized, ValidationFailed
 from connector.identity.models import Project
 from connector.identity.principal import Principal
-from connector.policies.models import Agreement, AgreementState
+from connector.policies.models import Agreement
 from connector.staging import service as staging
 from connector.staging.models import JobState, StagingJob
 from connector.staging.settings import StagingSettings
@@ -131,17 +131,6 @@ def _provider_agreement(uow: UnitOfWork, participant: Participant, agreement_iri
     return negotiation
 
 
-def _agreement_ended(agreement: Agreement | None, now: dt.datetime) -> str | None:
-    if agreement is None:
-        return "the agreement no longer exists"
-    if agreement.state != AgreementState.ACTIVE:
-        return f"the agreement is {agreement.state}" + (f": {agreement.end_reason}" if agreement.end_reason
-                                                        else "")
-    if agreement.end <= now:
-        return "the agreement expired"
-    return None
-
-
 def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant,
                      message: Mapping[str, Any], callback_address: str, data_root: str) -> dict[str, Any]:
     """A ``TransferRequestMessage``: a new transfer (or the existing one for a repeated
@@ -160,7 +149,7 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             else None
         negotiation = _provider_agreement(uow, participant, message["agreementId"])
         agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise TransferRefused(f"{ended}; no transfer is possible under it")
         pid = new_pid()
@@ -232,7 +221,7 @@ def provider_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
         state = _move(transfer, kind, Role.CONSUMER)
         if kind == "TransferStartMessage":
             agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
-            ended = _agreement_ended(agreement, now)
+            ended = agreement_ended(agreement, now)
             if ended:
                 raise TransferRefused(f"{ended}; the transfer cannot resume")
         _set_state(transfer, state, now)
@@ -272,7 +261,7 @@ def open_data(uow: UnitOfWork, provider_pid: str, token: str | None, *, now: dt.
         if transfer.token_expires is None or transfer.token_expires <= now:
             raise DataAccessDenied("the data token expired")
         agreement = uow.session.scalar(select(Agreement).where(Agreement.id == transfer.agreement_id))
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise DataAccessDenied(ended)
         job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
@@ -317,7 +306,7 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
         if agreement is None:
             agreement = mirror_agreement(uow, principal, negotiation, project, runtime.schemas,
                                          site=runtime.base.site, now=now)
-        ended = _agreement_ended(agreement, now)
+        ended = agreement_ended(agreement, now)
         if ended:
             raise Conflict(f"the local agreement {agreement.id} mirroring the remote one: {ended}")
         transfer = Transfer(
@@ -338,6 +327,32 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
         if target is not None:
             runtime.base.secrets.put(transfer.pid, target)
         return transfer, True
+
+
+def trigger_start(uow: UnitOfWork, runtime: TransferRuntime, participant: Participant,
+                  body: Mapping[str, Any], callback_address: str) -> tuple[Transfer, bool]:
+    """The Dataspace TCK's transfer trigger: ``participant`` has us, as consumer, ask it for the
+    data of ``agreementId``, an agreement a FINALIZED negotiation of its configured project
+    reached with it (:func:`consumer_start`, as if a member of the project asked). Only
+    ``HttpData-PULL``: a push needs the team's bucket and credentials, which a trigger cannot name."""
+    from connector.dsp import negotiation_service
+
+    negotiation_service.check_trigger(participant, body)
+    if body["format"] != messages.PULL_FORMAT:
+        raise ValidationFailed([{"path": "$.format", "message": f"a trigger asks for {messages.PULL_FORMAT} "
+                                 "only; a push names its bucket through /api/v1/transfers"}])
+    with uow:  # one transaction: the requesting user requester_for creates is kept with the transfer
+        principal = requester_for(uow, participant)
+        finalized = uow.session.scalars(select(Negotiation).where(
+            Negotiation.role == Role.CONSUMER, Negotiation.participant_id == participant.id,
+            Negotiation.state == NegotiationState.FINALIZED,
+            Negotiation.project_id.in_(principal.project_ids)))
+        found = [negotiation.id for negotiation in finalized
+                 if (negotiation.agreement or {}).get("@id") == body["agreementId"]]
+        if not found:
+            raise NotFound(f"no FINALIZED negotiation with {participant.id!r} reached agreement "
+                           f"{body['agreementId']!r}")
+        return consumer_start(uow, runtime, principal, found[0], callback_address)
 
 
 def _accept_address(transfer: Transfer, participant: Participant, address: Any) -> messages.HttpAddress:
@@ -444,7 +459,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
         for transfer, agreement in uow.session.execute(
                 select(Transfer, Agreement).join(Agreement, Agreement.id == Transfer.agreement_id)
                 .where(Transfer.role == Role.PROVIDER, Transfer.state.in_(OPEN))).all():
-            ended = _agreement_ended(agreement, now)
+            ended = agreement_ended(agreement, now)
             if ended:
                 _terminate(uow, transfer, runtime, "agreement-ended", [ended], now)
                 moved += 1
@@ -547,11 +562,13 @@ def list_transfers(uow: UnitOfWork, principal: Principal, *, role: str | None = 
 
 def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfer_id: str, action: str,
         reason: str | None) -> Transfer:
-    """Our side suspends, resumes or terminates a transfer; the peer is told. A provider that
-    resumes sends a fresh data address; a consumer that resumes keeps the one it has."""
+    """Our side suspends, resumes, completes or terminates a transfer; the peer is told. A
+    provider that resumes sends a fresh data address; a consumer that resumes keeps the one it
+    has. Only the provider completes by hand (a pull it has served; the data token ends): our
+    consumer side completes on its own once the data is staged."""
     now = runtime.clock()
     kinds = {"suspend": "TransferSuspensionMessage", "resume": "TransferStartMessage",
-             "terminate": "TransferTerminationMessage"}
+             "complete": "TransferCompletionMessage", "terminate": "TransferTerminationMessage"}
     with uow:
         transfer = get(uow, principal, transfer_id)
         role = Role(transfer.role)
@@ -559,10 +576,16 @@ def act(uow: UnitOfWork, runtime: TransferRuntime, principal: Principal, transfe
             raise Conflict("the provider has not acknowledged the request yet; try again shortly")
         if transfer.format == push.PUSH_FORMAT and action != "terminate":
             raise TransferRefused("a push transfer runs to its end; it can only be terminated")
+        if action == "complete" and role != Role.PROVIDER:
+            raise TransferRefused("our consumer side completes a transfer itself once the data is staged")
         reasons = [reason or f"{action} by the {role} ({principal.name})"]
         state = _move(transfer, kinds[action], role)
         if action == "terminate":
             _terminate(uow, transfer, runtime, f"terminated-by-{role}", reasons, now)
+        elif action == "complete":
+            _set_state(transfer, state, now)
+            transfer.token_hash = None
+            _send(uow, transfer, runtime, "/completion", messages.completion(*pids(transfer)), now)
         elif action == "suspend":
             _set_state(transfer, state, now)
             transfer.termination_code, transfer.termination_reason = f"suspended-by-{role}", reasons

@@ -98,7 +98,8 @@ def provider_process(client, actors, kind: str, consumer_pid: str) -> dict[str, 
     return found
 
 
-def _serve(application) -> tuple[Any, threading.Thread]:
+def serve(application) -> tuple[Any, threading.Thread]:
+    """Serve ``application`` on the loopback port of its ``PUBLIC_BASE_URL`` in a thread."""
     server = make_server("127.0.0.1", int(application.config["PUBLIC_BASE_URL"].rsplit(":", 1)[1]),
                          application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -133,7 +134,7 @@ def two_connectors(provider_database: str, consumer_database: str, tmp_path: Pat
         context.runtime = dataclasses.replace(context.runtime,
                                               client=RecordingClient(context.runtime.client, exchanged))
     provider_app.extensions["pair"] = (consumer_app, exchanged)
-    servers = [_serve(provider_app), _serve(consumer_app)]
+    servers = [serve(provider_app), serve(consumer_app)]
     try:
         yield provider_app
     finally:
