@@ -159,7 +159,8 @@ def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: d
                        StagingJob.lease_owner, StagingJob.crashes).where(runnable)
         if job_id:
             query = query.where(StagingJob.id == job_id)
-        for pk, state, lease, owner, crashes in uow.session.execute(query.order_by(StagingJob.pk).limit(5)).all():
+        candidates = uow.session.execute(query.order_by(StagingJob.pk).limit(5)).all()
+        for pk, state, lease, owner, crashes in candidates:
             lapsed = state == JobState.RUNNING
             crashes += lapsed
             if lapsed and crashes >= settings.max_crashes:

@@ -22,8 +22,8 @@ from typing import Any
 
 from connector import sandbox
 from connector.db import make_engine, make_session_factory, utcnow
-from connector.staging import service
 from connector.identity.principal import OPERATOR
+from connector.staging import service
 from connector.staging.settings import StagingSettings
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
