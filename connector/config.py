@@ -55,6 +55,12 @@ DEFAULTS: dict[str, Any] = {
     "JOB_LEASE_SECONDS": 300,
     "JOB_MAX_ATTEMPTS": 5,
     "JOB_BACKOFF_SECONDS": 10.0,
+    "JOB_MAX_CRASHES": 2,
+    "JOB_ISOLATION": True,
+    "JOB_MEMORY_LIMIT": 2 << 30,
+    "JOB_CPU_SECONDS": 24 * 3600,
+    "JOB_OPEN_FILES": 1024,
+    "JOB_CGROUP": None,
     "WORKER_POLL_SECONDS": 2.0,
     "WORKER_IN_PROCESS": None,
     "DSP_PARTICIPANT_ID": None,
@@ -102,6 +108,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "JOB_LEASE_SECONDS": (int,),
     "JOB_MAX_ATTEMPTS": (int,),
     "JOB_BACKOFF_SECONDS": (int, float),
+    "JOB_MAX_CRASHES": (int,),
+    "JOB_ISOLATION": (bool,),
+    "JOB_MEMORY_LIMIT": (int, type(None)),
+    "JOB_CPU_SECONDS": (int, type(None)),
+    "JOB_OPEN_FILES": (int, type(None)),
+    "JOB_CGROUP": (str, type(None)),
     "WORKER_POLL_SECONDS": (int, float),
     "WORKER_IN_PROCESS": (bool, type(None)),
     "DSP_PARTICIPANT_ID": (str, type(None)),
@@ -162,7 +174,7 @@ def load_config(
                                          "DSP_PARTICIPANT_ID", "DSP_IDENTIFIER_TYPE",
                                          "PSEUDONYMISATION_SECRET", "PUBLIC_BASE_URL",
                                          "CATALOG_TITLE", "CATALOG_DESCRIPTION",
-                                         "CATALOG_PUBLISHER") else _parse_env_value(raw)
+                                         "CATALOG_PUBLISHER", "JOB_CGROUP") else _parse_env_value(raw)
     config.update(overrides or {})
     _validate(config)
     return _derive(config)
@@ -179,8 +191,9 @@ def _validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
     for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT",
                 "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS",
-                "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES"):
-        if config[key] <= 0:
+                "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES", "JOB_MAX_CRASHES",
+                "JOB_MEMORY_LIMIT", "JOB_CPU_SECONDS", "JOB_OPEN_FILES"):
+        if config[key] is not None and config[key] <= 0:
             raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
     if config["CSV_PARSE_THREADS"] is not None and config["CSV_PARSE_THREADS"] < 1:
         raise ConfigError("CSV_PARSE_THREADS: must be 1 (serial) or more, "

@@ -1,7 +1,8 @@
 """The staging job table: the database is the source of truth of every job's state.
 
 States: ``queued -> running -> published``; ``running -> queued`` again after a transient
-failure (with a back-off) or a lost lease; ``failed`` (terminal error or attempts used up);
+failure (with a back-off), a lost lease or a worker that died; ``failed`` (terminal error,
+attempts used up, or its worker died ``JOB_MAX_CRASHES`` times: a poison job);
 ``cancelled`` (before publishing); ``removed`` (published data deleted when the agreement
 ended). One job per agreement and dataset version.
 """
@@ -41,7 +42,8 @@ class StagingJob(Base):
     dataset_version: Mapped[int] = mapped_column(Integer)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted when claimed
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # worker died
     not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -3,13 +3,18 @@
 A job is a row; workers claim it with a lease (a conditional update), run the hot path
 (:func:`connector.staging.pipeline.stage_batches`) over the batches of a source adapter, and
 record progress, success or failure. Transient failures are retried with exponential back-off;
-terminal ones are not. A worker that dies leaves its lease to run out; the next claim restarts
-the job, and nothing it wrote was ever visible.
+terminal ones are not. A job runs in a child process (:mod:`connector.sandbox`); when that
+child dies, its parent reports it (:func:`worker_died`); when a whole worker process dies, its
+lease runs out and the next claim counts the death. Either way the job's temporary prefix is
+removed, nothing it wrote was ever visible, and a job its worker died on ``max_crashes`` times
+fails (a poison job) instead of taking down one worker after another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import errno
 import functools
 import logging
 import time
@@ -143,15 +148,26 @@ def cancel_job(uow: UnitOfWork, principal: Principal, job_id: str, *, now: dt.da
 def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: dt.datetime,
               job_id: str | None = None) -> str | None:
     """Take the next runnable job (queued and due, or running with a lapsed lease); None if
-    there is none. The conditional update makes a claim exclusive across workers."""
+    there is none. The conditional update makes a claim exclusive across workers; ``attempts``
+    counts claims. A lapsed lease means the worker running the job died: that counts as a
+    crash, and a job at ``max_crashes`` is failed here rather than claimed."""
     with uow:
         runnable = or_(
             (StagingJob.state == JobState.QUEUED) & (StagingJob.not_before <= now),
             (StagingJob.state == JobState.RUNNING) & (StagingJob.lease_expires < now))
-        query = select(StagingJob.pk, StagingJob.state, StagingJob.lease_expires).where(runnable)
+        query = select(StagingJob.pk, StagingJob.state, StagingJob.lease_expires,
+                       StagingJob.lease_owner, StagingJob.crashes).where(runnable)
         if job_id:
             query = query.where(StagingJob.id == job_id)
-        for pk, state, lease in uow.session.execute(query.order_by(StagingJob.pk).limit(5)):
+        candidates = uow.session.execute(query.order_by(StagingJob.pk).limit(5)).all()
+        for pk, state, lease, owner, crashes in candidates:
+            lapsed = state == JobState.RUNNING
+            crashes += lapsed
+            if lapsed and crashes >= settings.max_crashes:
+                cause = (f"the worker {owner} stopped while running the job: its lease ran out at "
+                         f"{lease.isoformat().replace('+00:00', 'Z')}")
+                _poisoned(uow, pk, owner, lease, cause, crashes, settings, now)
+                continue
             claimed = uow.session.execute(
                 update(StagingJob)
                 .where(StagingJob.pk == pk, StagingJob.state == state,
@@ -159,12 +175,87 @@ def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: d
                        else StagingJob.lease_expires.is_(None))
                 .values(state=JobState.RUNNING, lease_owner=worker, attempts=StagingJob.attempts + 1,
                         lease_expires=now + dt.timedelta(seconds=settings.lease_seconds),
-                        started_at=now)
+                        started_at=now, crashes=crashes)
                 .execution_options(synchronize_session=False))
             if claimed.rowcount == 1:
                 uow.commit()
-                return uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
+                claimed_id = uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
+                if lapsed:
+                    _remove_temporary(uow, claimed_id, settings)
+                return claimed_id
         return None
+
+
+def _poisoned(uow: UnitOfWork, pk: int, owner: str | None, lease: dt.datetime | None, cause: str,
+              crashes: int, settings: StagingSettings, now: dt.datetime) -> None:
+    """Fail a job whose worker died ``crashes`` times (the last time as ``cause`` says), if its
+    row is still as it was read (worker ``owner`` holding lease ``lease``)."""
+    error = {"code": "worker-died", "status": 500, "transient": False, "crashes": crashes,
+             "detail": f"{cause}; the worker died {crashes} time(s) while running this job, "
+                       f"the most CONNECTOR_JOB_MAX_CRASHES ({settings.max_crashes}) allows"}
+    with uow:
+        failed = uow.session.execute(
+            update(StagingJob)
+            .where(StagingJob.pk == pk, StagingJob.state == JobState.RUNNING,
+                   StagingJob.lease_owner == owner,
+                   (StagingJob.lease_expires == lease) if lease is not None
+                   else StagingJob.lease_expires.is_(None))
+            .values(state=JobState.FAILED, finished_at=now, error=error, crashes=crashes,
+                    lease_owner=None, lease_expires=None)
+            .execution_options(synchronize_session=False))
+        if failed.rowcount != 1:
+            uow.rollback()
+            return
+        job_id = uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
+        audit.record(uow.session, None, "staging.fail", "staging_job", job_id, detail=error)
+        uow.commit()
+    log.warning("job %s failed: %s", job_id, error["detail"])
+    _remove_temporary(uow, job_id, settings)
+
+
+def worker_died(uow: UnitOfWork, job_id: str, worker: str, cause: str, settings: StagingSettings, *,
+                clock: Callable[[], dt.datetime]) -> StagingJob:
+    """Record that the child process running ``job_id`` under ``worker`` died (``cause``, in
+    words): the job is queued again, or failed once its worker died ``max_crashes`` times.
+    Its temporary prefix is removed either way."""
+    now = clock()
+    with uow:
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        if job.state != JobState.RUNNING or job.lease_owner != worker:
+            return job  # cancelled or taken over meanwhile: its new owner decides
+        crashes = job.crashes + 1
+        if crashes < settings.max_crashes:
+            error = {"code": "worker-died", "status": 500, "transient": True, "crashes": crashes,
+                     "detail": f"{cause}; the job is tried again (the worker died {crashes} "
+                               f"time(s); CONNECTOR_JOB_MAX_CRASHES is {settings.max_crashes})"}
+            job.state, job.not_before, job.crashes, job.error = JobState.QUEUED, now, crashes, error
+            job.lease_owner = job.lease_expires = None
+            audit.record(uow.session, None, "staging.retry", "staging_job", job_id, detail=error)
+            uow.commit()
+            log.warning("job %s: %s", job_id, error["detail"])
+        pk, lease = job.pk, job.lease_expires
+    if crashes >= settings.max_crashes:
+        _poisoned(uow, pk, worker, lease, cause, crashes, settings, now)
+    else:
+        _remove_temporary(uow, job_id, settings)
+    with uow:
+        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+
+
+def _remove_temporary(uow: UnitOfWork, job_id: str, settings: StagingSettings,
+                      tier: StorageTier | None = None) -> None:
+    """Remove what an earlier attempt of the job left under a temporary prefix."""
+    with uow:
+        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        where = (job.project.slug, job.dataset.id, str(job.dataset_version))
+    try:
+        tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
+        removed = tier.remove_temporary(*where, owner=job_id)
+    except Exception:  # noqa: BLE001  (collect_garbage removes what is left here)
+        log.exception("job %s: could not remove its temporary prefixes", job_id)
+        return
+    if removed:
+        log.info("job %s: removed %s", job_id, ", ".join(removed))
 
 
 def _duties(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -283,8 +374,9 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
         still_ours({"rows": state.rows, "bytes": state.bytes, "files": state.parts,
                     "rowGroups": state.row_groups, "bytesPerSecond": round(state.bytes / elapsed)})
 
+    tier = dataclasses.replace(
+        tier or StorageTier.from_url(settings.storage_url, **settings.storage_options), owner=job_id)
     try:
-        tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
         spec = source_spec(choose_distribution(document), settings)
         with open_stream(spec, settings, uow) as stream:
             duties = _duties(obligations)
@@ -301,17 +393,16 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
                 on_progress=on_progress, before_publish=lambda pending: still_ours(), now=clock())
         manifest, location = published.manifest, published.url
     except VersionExists:
-        tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
         manifest = tier.read_manifest(project, dataset.id, str(job.dataset_version))
         if manifest.get("job") != job_id:
             return _fail(uow, job_id, worker, VersionExists("another job published this version"),
-                         settings, clock)
+                         settings, clock, tier)
         location = tier.version_url(project, dataset.id, str(job.dataset_version))
     except JobCancelled as exc:
         log.info("job %s stopped: %s", job_id, exc)
         return _stop(uow, job_id, worker, str(exc), clock)
     except Exception as exc:  # noqa: BLE001  (every failure is recorded on the job, then judged)
-        return _fail(uow, job_id, worker, exc, settings, clock)
+        return _fail(uow, job_id, worker, exc, settings, clock, tier)
     now, written, rows = clock(), int(manifest["bytes"]), int(manifest["rows"])
     rate = round(written / max(time.monotonic() - started, 1e-6))
     _record(uow, job_id, state=JobState.PUBLISHED, finished_at=now, location=location,
@@ -358,10 +449,13 @@ def _stop(uow: UnitOfWork, job_id: str, worker: str, reason: str, clock: Callabl
 
 
 def _fail(uow: UnitOfWork, job_id: str, worker: str, exc: BaseException, settings: StagingSettings,
-          clock: Callable[[], dt.datetime]) -> StagingJob:
+          clock: Callable[[], dt.datetime], tier: StorageTier | None = None) -> StagingJob:
     transient = bool(getattr(exc, "transient", False))
     if isinstance(exc, ConnectorError):
         error = {"code": exc.code, "status": exc.status, "detail": exc.detail, "transient": transient}
+    elif (cause := _limit_cause(exc, settings)) is not None:
+        error = {"code": "resource-limit", "status": 500, "detail": cause, "transient": False}
+        transient = False
     else:
         log.exception("job %s failed unexpectedly", job_id)
         error = {"code": "internal-error", "status": 500, "detail": f"{type(exc).__name__}: {exc}",
@@ -383,7 +477,22 @@ def _fail(uow: UnitOfWork, job_id: str, worker: str, exc: BaseException, setting
         audit.record(uow.session, None, "staging.fail" if job.state == JobState.FAILED
                      else "staging.retry", "staging_job", job_id, detail=error)
         uow.commit()
-        return job
+    _remove_temporary(uow, job_id, settings, tier)
+    with uow:
+        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+
+
+def _limit_cause(exc: BaseException, settings: StagingSettings) -> str | None:
+    """The job's resource limit ``exc`` says it reached, in words; None for other errors."""
+    from connector.sandbox import Limits, memory_cause, open_files_cause
+
+    limits = settings.isolation or Limits(memory_bytes=None, open_files=None)
+    if isinstance(exc, MemoryError) and limits.memory_bytes is not None:
+        return memory_cause(limits)
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE) \
+            and limits.open_files is not None:
+        return open_files_cause(limits)
+    return None
 
 
 # --- expiry and revocation ----------------------------------------------------------------

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.sandbox import Limits
+
 
 @dataclass(frozen=True)
 class StagingSettings:
@@ -20,6 +22,8 @@ class StagingSettings:
     default_quota_bytes: int = 1 << 40
     lease_seconds: int = 300
     max_attempts: int = 5
+    max_crashes: int = 2  # a job whose worker died this often fails (a poison job)
+    isolation: Limits | None = None  # run each job in a child with these limits; None: in-process
     backoff_seconds: float = 10.0
     max_source_bytes: int | None = None
     source_deadline_seconds: float = 6 * 3600.0
@@ -42,6 +46,8 @@ class StagingSettings:
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
             max_attempts=config["JOB_MAX_ATTEMPTS"],
+            max_crashes=config["JOB_MAX_CRASHES"],
+            isolation=job_limits(config),
             backoff_seconds=config["JOB_BACKOFF_SECONDS"],
             max_source_bytes=config["MAX_SOURCE_BYTES"],
             source_deadline_seconds=config["SOURCE_DEADLINE_SECONDS"],
@@ -52,6 +58,32 @@ class StagingSettings:
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )
+
+
+ADDRESS_SPACE_FACTOR, ADDRESS_SPACE_RESERVE = 4, 6 << 30
+
+
+def job_limits(config: dict[str, Any]) -> Limits | None:
+    """The limits of the child process a job (staging or harvest) runs in; None when
+    ``JOB_ISOLATION`` is off. ``JOB_CGROUP`` is used only if it is a delegated cgroup v2 with
+    the memory controller (else the service does not start). Without it the worker watches the
+    child's resident memory and caps its address space (RLIMIT_AS) at four times the limit,
+    at least the limit plus 6 GiB: room for what allocators and thread stacks reserve
+    without touching (see :mod:`connector.sandbox`)."""
+    if not config["JOB_ISOLATION"]:
+        return None
+    from connector.config import ConfigError
+    from connector.sandbox import usable_cgroup
+
+    cgroup = config["JOB_CGROUP"]
+    if cgroup and usable_cgroup(cgroup) is None:
+        raise ConfigError(f"JOB_CGROUP: {cgroup!r} is not a writable cgroup v2 directory with "
+                          "'memory' in its cgroup.subtree_control")
+    memory = config["JOB_MEMORY_LIMIT"]
+    return Limits(memory_bytes=memory, address_space_bytes=None if memory is None else max(
+                      ADDRESS_SPACE_FACTOR * memory, memory + ADDRESS_SPACE_RESERVE),
+                  cpu_seconds=config["JOB_CPU_SECONDS"],
+                  open_files=config["JOB_OPEN_FILES"], cgroup=cgroup or None)
 
 
 def as_list(value: Any) -> list[str]:

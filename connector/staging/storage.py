@@ -9,6 +9,11 @@ credentials from the environment). Layout::
                                         /_manifest.json        <- written last; readers trust only it
     <root>/<project>/<dataset>/.tmp-<version>-<YYYYmmddTHHMMSSZ>-<token>/   <- while writing
 
+A tier made for one staging job (``owner=``, the job id) starts each token with a tag of the
+job, so that a job's leftovers after its worker was killed are found and removed when the job
+is next claimed or failed (:meth:`StorageTier.remove_temporary`), not a day later by
+:meth:`StorageTier.collect_garbage`.
+
 Publish is one step. On a POSIX tier the temporary directory, holding the parts, the Croissant
 file and the manifest (all fsynced), is renamed onto the version's name with ``os.rename``: atomic,
 and refused when the version exists (a non-empty target fails with ENOTEMPTY; an existing target
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import posixpath
@@ -80,6 +86,7 @@ class StorageTier:
     conditional_writes: bool = True
     block_size: int | None = None
     publish_lease: timedelta = field(default=timedelta(hours=1))
+    owner: str | None = None  # the staging job writing through this tier (tags its temporaries)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> StorageTier:
@@ -134,7 +141,7 @@ class StorageTier:
         if self.is_published(project, dataset, version):
             raise VersionExists(f"{project}/{dataset}/{version} is already published")
         stamp = (now or utcnow()).astimezone(UTC).strftime(STAMP)
-        token = secrets.token_hex(8)
+        token = (owner_tag(self.owner) + secrets.token_hex(4)) if self.owner else secrets.token_hex(8)
         temp = posixpath.join(posixpath.dirname(final), f".tmp-{version}-{stamp}-{token}")
         self.fs.makedirs(temp, exist_ok=True)
         return PendingVersion(self, project, dataset, version, token, temp, final)
@@ -206,6 +213,20 @@ class StorageTier:
                         removed.append(entry)
         return removed
 
+    def remove_temporary(self, project: str, dataset: str, version: str, owner: str) -> list[str]:
+        """Remove the temporary prefixes ``owner`` (a job id) left for this version, e.g. when
+        its worker was killed while writing. Returns the paths removed."""
+        base, tag = self.dataset_path(project, dataset), owner_tag(owner)
+        self._fresh(base)
+        removed = []
+        for entry in self._children(base):
+            match = TEMP_PATTERN.match(posixpath.basename(entry))
+            if match and match["version"] == version and match["token"].startswith(tag):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(entry, recursive=True)
+                removed.append(entry)
+        return removed
+
     def _children(self, path: str) -> list[str]:
         try:
             entries = self.fs.ls(path, detail=True)
@@ -221,12 +242,15 @@ class StorageTier:
         return max(times) if times else None
 
     def usage(self, project: str) -> int:
-        """Bytes the project holds on this tier, temporary prefixes included (for quotas)."""
+        """Bytes the project's versions hold on this tier; temporary prefixes (a staging in
+        progress, or the leftovers of a killed one) do not count."""
         path = self._join(check_name("project", project))
         self._fresh(path)
         if not self.fs.exists(path):
             return 0
-        return int(self.fs.du(path, total=True))
+        sizes = self.fs.du(path, total=False, withdirs=False)
+        return sum(int(size) for name, size in sizes.items()
+                   if not any(TEMP_PATTERN.match(part) for part in name.split("/")))
 
 
 @dataclass
@@ -358,6 +382,11 @@ class PendingVersion:
             return
         if other.get("token") == self.token and not self.fs.exists(posixpath.join(self.final, MANIFEST)):
             self.fs.rm(self.final, recursive=True)
+
+
+def owner_tag(owner: str) -> str:
+    """The 8 hex digits that start the temporary tokens of ``owner``'s attempts."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:8]
 
 
 def _write(path: str, data: bytes, *, fsync: bool) -> None:

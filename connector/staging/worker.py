@@ -3,6 +3,12 @@
 ``connector worker`` runs it in its own process; with the embedded default ``connector serve``
 runs it in a thread beside the web server. Any number of workers may run against one database:
 claims are exclusive, and a worker that dies leaves its lease to run out.
+
+The loop claims; each staging job and harvest run then executes in a child process under the
+limits of ``JOB_MEMORY_LIMIT``, ``JOB_CPU_SECONDS`` and ``JOB_OPEN_FILES`` (see
+:mod:`connector.sandbox`), so a source that crashes its parser or eats the machine's memory
+ends that child, not ``connector serve``. The loop keeps owning the job's state: when the child
+dies, it records the failure with the cause (:func:`connector.staging.service.worker_died`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import threading
 import uuid
 from typing import Any
 
-from connector.db import utcnow
+from connector import sandbox
+from connector.db import make_engine, make_session_factory, utcnow
+from connector.identity.principal import OPERATOR
 from connector.staging import service
 from connector.staging.settings import StagingSettings
 from connector.staging.storage import StorageTier
@@ -46,6 +54,10 @@ class Worker:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 
+    @property
+    def database_url(self) -> str:
+        return self.session_factory.kw["bind"].url.render_as_string(hide_password=False)
+
     def tick(self) -> int:
         """One round: maintenance, every staging job that is due, then at most one harvest run
         (a portal run can take hours: the next round's staging jobs go first). Returns the
@@ -62,8 +74,7 @@ class Worker:
             job_id = service.claim_job(self.uow(), self.name, self.settings, now=utcnow())
             if job_id is None:
                 break
-            job = service.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
-                                  tier=tier)
+            job = self._run_job(job_id, tier)
             log.info("job %s: %s", job.id, job.state)
             ran += 1
         self._harvest()
@@ -71,14 +82,40 @@ class Worker:
             self.dsp_delivery()
         return ran
 
+    def _run_job(self, job_id: str, tier: StorageTier):  # -> StagingJob
+        limits = self.settings.isolation
+        if limits is None:
+            return service.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
+                                   tier=tier)
+        outcome = sandbox.run("connector.staging.worker:run_job_in_child", self.database_url, job_id,
+                              self.name, self.settings, limits=limits)
+        if not outcome.ok:
+            log.warning("job %s: %s", job_id, outcome.cause)
+            return service.worker_died(self.uow(), job_id, self.name, outcome.cause or "",
+                                       self.settings, clock=utcnow)
+        return service.get_job(self.uow(), OPERATOR, job_id)
+
     def _harvest(self) -> int:
         """Queue due scheduled harvest runs and run the oldest queued one. Returns the runs run."""
         from connector.catalog.harvest import service as harvest
 
         settings = self.harvest or harvest.HarvestSettings(
             allowlist=self.settings.source_allowlist, lease_seconds=self.settings.lease_seconds)
-        return harvest.run_queued(self.uow(), self.name, settings, clock=utcnow,
-                                  should_stop=self.stop.is_set, max_runs=1)
+        limits = self.settings.isolation
+        if limits is None:
+            return harvest.run_queued(self.uow(), self.name, settings, clock=utcnow,
+                                      should_stop=self.stop.is_set, max_runs=1)
+        harvest.enqueue_due(self.uow(), now=utcnow())
+        run_id = None if self.stop.is_set() else harvest.claim_run(
+            self.uow(), self.name, now=utcnow(), lease_seconds=settings.lease_seconds)
+        if run_id is None:
+            return 0
+        outcome = sandbox.run("connector.staging.worker:run_harvest_in_child", self.database_url,
+                              run_id, self.name, settings, limits=limits)
+        if not outcome.ok:
+            log.warning("harvest run %s: %s", run_id, outcome.cause)
+            harvest.fail_run(self.uow(), run_id, self.name, outcome.cause or "", now=utcnow())
+        return 1
 
     def run(self) -> None:
         """Loop until stopped; one failing round is logged and the loop goes on."""
@@ -94,3 +131,23 @@ class Worker:
         thread = threading.Thread(target=self.run, name="connector-worker", daemon=True)
         thread.start()
         return thread
+
+
+# --- what the child process runs (connector.sandbox) ---------------------------------------
+
+def _child_uow(database_url: str) -> UnitOfWork:
+    return UnitOfWork(make_session_factory(make_engine(database_url)))
+
+
+def run_job_in_child(database_url: str, job_id: str, worker: str, settings: StagingSettings) -> None:
+    """Run a job the parent claimed under ``worker``; the job row records how it ended."""
+    logging.basicConfig(level=logging.INFO)
+    service.run_job(_child_uow(database_url), job_id, worker, settings, clock=utcnow)
+
+
+def run_harvest_in_child(database_url: str, run_id: str, worker: str, settings: Any) -> None:
+    """Run a harvest run the parent claimed under ``worker``."""
+    from connector.catalog.harvest import service as harvest
+
+    logging.basicConfig(level=logging.INFO)
+    harvest.run_run(_child_uow(database_url), run_id, worker, settings, clock=utcnow)

@@ -286,6 +286,22 @@ def fail_expired_runs(uow: UnitOfWork, *, now: dt.datetime) -> int:
         return len(stale)
 
 
+def fail_run(uow: UnitOfWork, run_id: str, worker: str, reason: str, *, now: dt.datetime) -> None:
+    """Mark failed a run whose worker process died (``reason`` says how), if ``worker`` still
+    holds it; what it imported is kept, nothing is withdrawn."""
+    from connector import audit
+
+    with uow:
+        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+        if run is None or run.state != RunState.RUNNING or run.lease_owner != worker:
+            return
+        run.state, run.finished_at, run.lease_owner, run.lease_expires = RunState.FAILED, now, None, None
+        run.reason = f"{reason}; what it imported is kept, nothing was withdrawn"
+        audit.record(uow.session, _principal(run.source), "harvest_run.failed", "harvest_run", run.id,
+                     detail={"source": run.source.name, "reason": run.reason})
+        uow.commit()
+
+
 def claim_run(uow: UnitOfWork, worker: str, *, now: dt.datetime, lease_seconds: int,
               run_id: str | None = None) -> str | None:
     """Take the oldest queued run (or ``run_id``) with a lease; None if there is none. The
