@@ -214,7 +214,10 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
                       read_timeout=settings.source_read_timeout, csv_threads=settings.csv_parse_threads)
 
 
-def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None):  # -> SourceStream
+def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None, *,
+                organisation: str | None = None):  # -> SourceStream
+    """Open ``spec`` with the options of its adapter; local files only under the roots of
+    ``organisation``, the dataset's owner (without it, only roots shared by all)."""
     from connector.adapters import adapter_for, scheme_of
 
     scheme = scheme_of(spec.url)
@@ -224,7 +227,7 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
 
         options = source_options(uow, spec.url)
     elif scheme == "file":
-        options["roots"] = list(settings.source_roots)
+        options["roots"] = list(settings.source_roots.for_organisation(organisation))
     elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
         options["allowlist"] = list(settings.source_allowlist)
     elif scheme == "s3":
@@ -255,7 +258,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
         agreement, dataset = job.agreement, job.dataset
         version = uow.datasets.version(dataset, job.dataset_version)
         assert version is not None
-        document, project = version.document, job.project.slug
+        document, project, owner = version.document, job.project.slug, dataset.organisation.slug
         quota_left = quota_of(settings, job.project) - project_usage(uow, job.project_id)
         policy_id, obligations, expires = agreement.policy["@id"], agreement.obligations, agreement.end
     started = time.monotonic()
@@ -286,7 +289,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
     try:
         tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
         spec = source_spec(choose_distribution(document), settings)
-        with open_stream(spec, settings, uow) as stream:
+        with open_stream(spec, settings, uow, organisation=owner) as stream:
             duties = _duties(obligations)
             # A source that can hand over Parquet parts as they are (DSP transfers) is copied
             # verbatim, keeping its checksums, when no duty changes the data.

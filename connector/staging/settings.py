@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.adapters.roots import SourceRoots
+
 
 @dataclass(frozen=True)
 class StagingSettings:
     storage_url: str
     storage_options: dict[str, Any] = field(default_factory=dict)
     secret: str = ""
-    source_roots: tuple[str, ...] = ()
+    source_roots: SourceRoots = field(default_factory=SourceRoots)
     source_allowlist: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     default_quota_bytes: int = 1 << 40
@@ -36,8 +38,8 @@ class StagingSettings:
             storage_url=config["STORAGE_URL"],
             storage_options=dict(config["STORAGE_OPTIONS"]),
             secret=pseudonymisation_secret(config),
-            source_roots=tuple(as_list(config["SOURCE_ROOTS"])),
-            source_allowlist=tuple(as_list(config["SOURCE_ALLOWLIST"])),
+            source_roots=SourceRoots.from_setting(config["SOURCE_ROOTS"]),
+            source_allowlist=tuple(config["SOURCE_ALLOWLIST"]),
             s3_endpoint_url=config["S3_ENDPOINT_URL"],
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
@@ -52,13 +54,6 @@ class StagingSettings:
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
         )
-
-
-def as_list(value: Any) -> list[str]:
-    """A setting that is a list, or a string of items separated by commas or ``os.pathsep``."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.replace(os.pathsep, ",").split(",") if item.strip()]
-    return [str(item) for item in value or ()]
 
 
 def pseudonymisation_secret(config: dict[str, Any]) -> str:
