@@ -232,6 +232,7 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
         options["allowlist"] = list(settings.source_allowlist)
     elif scheme == "s3":
         options["endpoint_url"] = settings.s3_endpoint_url
+        options["use_instance_metadata"] = settings.s3_use_instance_metadata
         options["allowlist"] = list(settings.source_allowlist)
     return adapter_for(spec.url, **options).read(spec)
 

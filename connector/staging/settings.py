@@ -19,6 +19,7 @@ class StagingSettings:
     source_roots: SourceRoots = field(default_factory=SourceRoots)
     source_allowlist: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
+    s3_use_instance_metadata: bool = False  # botocore may ask 169.254.169.254 for credentials
     default_quota_bytes: int = 1 << 40
     lease_seconds: int = 300
     max_attempts: int = 5
@@ -36,11 +37,13 @@ class StagingSettings:
     def from_config(cls, config: dict[str, Any]) -> StagingSettings:
         return cls(
             storage_url=config["STORAGE_URL"],
-            storage_options=dict(config["STORAGE_OPTIONS"]),
+            storage_options={"instance_metadata": config["S3_USE_INSTANCE_METADATA"],
+                             **config["STORAGE_OPTIONS"]},
             secret=pseudonymisation_secret(config),
             source_roots=SourceRoots.from_setting(config["SOURCE_ROOTS"]),
             source_allowlist=tuple(config["SOURCE_ALLOWLIST"]),
             s3_endpoint_url=config["S3_ENDPOINT_URL"],
+            s3_use_instance_metadata=config["S3_USE_INSTANCE_METADATA"],
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
             max_attempts=config["JOB_MAX_ATTEMPTS"],
