@@ -323,7 +323,8 @@ def datasets_add(ctx: Context, file: str, organisation: str | None, as_json: boo
     ctx.extension.schemas.validate("dataset", body)
     if "organisation" not in body:
         _fail("name the owning organisation with --org", EXIT_USAGE)
-    view = service.register_dataset(ctx.uow(), OPERATOR, body)
+    view = service.register_dataset(ctx.uow(), OPERATOR, body,
+                                    source_roots=ctx.extension.staging.source_roots)
     emit(as_json, serialize.dataset(view), _summary(view))
 
 

@@ -4,8 +4,13 @@ Load order, later wins:
 
 1. the defaults in :data:`DEFAULTS` (embedded SQLite and local storage under ``HOME``);
 2. a Python settings file named by ``CONNECTOR_SETTINGS`` (upper-case names only);
-3. ``CONNECTOR_<KEY>`` environment variables (values parsed as JSON when they parse, else text);
+3. ``CONNECTOR_<KEY>`` environment variables (values parsed as JSON when they parse, else text;
+   a value that starts like JSON, ``[`` or ``{``, but does not parse is an error);
 4. the mapping given to ``create_app`` (tests).
+
+List settings (:data:`LIST_SEPARATORS`) take a JSON list or the items separated by commas
+(``SOURCE_ROOTS`` by ``os.pathsep`` too, as ``PATH`` is), from any source; ``SOURCE_ROOTS``
+may also be a mapping ``{organisation slug: [paths]}`` (see :mod:`connector.adapters.local`).
 
 ``HOME`` defaults to ``$CONNECTOR_HOME``, else ``./instance`` in the working directory.
 ``DATABASE_URL`` and ``STORAGE_URL`` derive from ``HOME`` unless set. The result is validated
@@ -15,6 +20,7 @@ Secrets come only from the environment or the settings file, never from the code
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -44,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE_ROOTS": None,
     "SOURCE_ALLOWLIST": [],
     "S3_ENDPOINT_URL": None,
+    "S3_USE_INSTANCE_METADATA": False,
     "PSEUDONYMISATION_SECRET": None,
     "PROJECT_QUOTA_BYTES": 1 << 40,
     "MAX_SOURCE_BYTES": None,
@@ -94,9 +101,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SITE_LOCATION": (str,),
     "SITE_REGION": (str,),
     "STORAGE_OPTIONS": (dict,),
-    "SOURCE_ROOTS": (list, str, type(None)),
-    "SOURCE_ALLOWLIST": (list, str),
+    "SOURCE_ROOTS": (list, dict, type(None)),
+    "SOURCE_ALLOWLIST": (list,),
     "S3_ENDPOINT_URL": (str, type(None)),
+    "S3_USE_INSTANCE_METADATA": (bool,),
     "PSEUDONYMISATION_SECRET": (str, type(None)),
     "PROJECT_QUOTA_BYTES": (int,),
     "MAX_SOURCE_BYTES": (int, type(None)),
@@ -135,6 +143,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
 #: The largest DCAT-AP export page (datasets per page) a caller may ask for.
 CATALOG_MAX_PAGE_SIZE = 1000
 
+#: List settings of text items and what separates the items in their plain-text form.
+LIST_SEPARATORS: dict[str, tuple[str, ...]] = {
+    "SOURCE_ALLOWLIST": (",",),
+    "SOURCE_ROOTS": (",", os.pathsep),
+}
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
 # Environment variables that belong to the test harness or to the adapters' own defaults.
 _IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL", "CKAN_API_TOKEN"}
 
@@ -143,11 +158,53 @@ class ConfigError(ValueError):
     """A configuration key is unknown or has a value of the wrong type."""
 
 
-def _parse_env_value(raw: str) -> Any:
+def _looks_like_json(raw: str) -> bool:
+    return raw.lstrip()[:1] in ("[", "{")
+
+
+def _parse_env_value(key: str, raw: str) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except ValueError as exc:
+        if _looks_like_json(raw):
+            raise ConfigError(f"{key}: starts like JSON but does not parse: {exc}") from None
         return raw
+
+
+def parse_list(key: str, value: Any, separators: tuple[str, ...] = (",",)) -> Any:
+    """A list setting from its text form: a JSON list (or, where the key allows, a JSON
+    object), else the items between ``separators``, stripped, empty ones dropped. Values that
+    are not text are returned as they are. ConfigError names ``key`` when JSON-looking text
+    does not parse."""
+    if not isinstance(value, str):
+        return value
+    if _looks_like_json(value):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: starts like JSON but does not parse: {exc}") from None
+    for separator in separators[1:]:
+        value = value.replace(separator, separators[0])
+    return [item.strip() for item in value.split(separators[0]) if item.strip()]
+
+
+def host_or_network(entry: str) -> str | ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An allow-list entry as a network (an address or CIDR, IPv6 optionally in brackets) or a
+    lower-case host name without the trailing dot; ValueError for anything else."""
+    text = entry.strip() if isinstance(entry, str) else entry
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"{entry!r} is neither a host name nor an address nor a CIDR")
+    try:
+        return ipaddress.ip_network(text[1:-1] if text.startswith("[") and text.endswith("]")
+                                    else text, strict=False)
+    except ValueError:
+        pass
+    name = text.lower().rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels) \
+            or labels[-1].isdigit():
+        raise ValueError(f"{entry!r} is neither a host name nor an address nor a CIDR")
+    return name
 
 
 def load_config(
@@ -169,13 +226,16 @@ def load_config(
                 continue
             config[key] = raw if key in ("HOME", "DATABASE_URL", "STORAGE_URL",
                                          "SCHEMAS_DIR", "LOG_LEVEL",
-                                         "SITE_LOCATION", "SITE_REGION", "SOURCE_ROOTS",
-                                         "SOURCE_ALLOWLIST", "S3_ENDPOINT_URL",
+                                         "SITE_LOCATION", "SITE_REGION", *LIST_SEPARATORS,
+                                         "S3_ENDPOINT_URL",
                                          "DSP_PARTICIPANT_ID", "DSP_IDENTIFIER_TYPE",
                                          "PSEUDONYMISATION_SECRET", "PUBLIC_BASE_URL",
                                          "CATALOG_TITLE", "CATALOG_DESCRIPTION",
-                                         "CATALOG_PUBLISHER", "JOB_CGROUP") else _parse_env_value(raw)
+                                         "CATALOG_PUBLISHER", "JOB_CGROUP") else _parse_env_value(key, raw)
     config.update(overrides or {})
+    for key, separators in LIST_SEPARATORS.items():
+        if key in config:
+            config[key] = parse_list(key, config[key], separators)
     _validate(config)
     return _derive(config)
 
@@ -205,6 +265,7 @@ def _validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"ARROW_MEMORY_POOL: expected one of {', '.join(ARROW_MEMORY_POOLS)}, "
                           f"got {config['ARROW_MEMORY_POOL']!r}")
     _validate_dsp(config)
+    _validate_sources(config)
     if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
         raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "
                           f"got {config['CATALOG_PAGE_SIZE']!r}")
@@ -215,6 +276,24 @@ def _validate(config: Mapping[str, Any]) -> None:
         if not config[key].strip():
             raise ConfigError(f"{key}: must not be empty")
 
+
+
+def _validate_sources(config: Mapping[str, Any]) -> None:
+    """Every allow-list entry a host name, address or CIDR; the roots a list of paths or a
+    mapping of organisation slugs (or ``*``) to paths."""
+    for entry in config["SOURCE_ALLOWLIST"]:
+        try:
+            host_or_network(entry)
+        except ValueError as exc:
+            raise ConfigError(f"SOURCE_ALLOWLIST: {exc}") from None
+    roots = config["SOURCE_ROOTS"]
+    lists = roots.values() if isinstance(roots, dict) else [] if roots is None else [roots]
+    if isinstance(roots, dict) and not all(isinstance(k, str) and k.strip() for k in roots):
+        raise ConfigError("SOURCE_ROOTS: the keys are organisation slugs or '*'")
+    for paths in lists:
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list) or not all(isinstance(p, str) and os.path.isabs(p) for p in paths):
+            raise ConfigError(f"SOURCE_ROOTS: expected absolute paths, got {paths!r}")
 
 
 def _validate_dsp(config: Mapping[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Local and POSIX sources (a Lustre or NFS mount too): absolute paths and ``file://`` URLs.
 
-Only files under the allowed roots are read (``roots=`` or ``CONNECTOR_SOURCE_ROOTS``,
-separated by ``os.pathsep``; none configured means every path is refused). Paths are
+Only files under the allowed roots are read (``roots=``, built by the composition root for the
+organisation that owns the dataset with :class:`connector.adapters.roots.SourceRoots`; none
+given means every path is refused; the adapter never reads the environment for them). Paths are
 resolved with ``realpath`` first, so a symlink that leaves the roots is refused; the file
 is then opened with ``O_NOFOLLOW`` and, on Linux, the opened descriptor's own path is
 checked again, so swapping a link in between does not help. Only regular files are read
@@ -18,63 +19,40 @@ import os
 import stat
 from pathlib import Path
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from connector.adapters import formats
 from connector.adapters.base import Location, Opened, SourceAdapter, SourceSpec
 from connector.adapters.errors import SourceRefused, UnsupportedSource
+from connector.adapters.roots import check_path, inside, local_path
 from connector.adapters.streams import Budget
 
-ROOTS_ENV = "CONNECTOR_SOURCE_ROOTS"
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
     getattr(os, "O_NONBLOCK", 0)
 
 
 class LocalAdapter(SourceAdapter):
-    """Reads files under ``roots`` (default: ``CONNECTOR_SOURCE_ROOTS``)."""
+    """Reads files under ``roots`` (none: every path is refused)."""
 
     schemes = ("", "file")
 
     def __init__(self, *, roots: list[str | os.PathLike[str]] | None = None,
                  spool_dir: str | None = None) -> None:
         super().__init__(spool_dir=spool_dir)
-        if roots is None:
-            roots = [r for r in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if r]
-        self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.roots = tuple(os.path.realpath(r) for r in roots or ())
 
     def _check_scheme(self, url: str) -> None:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in self.schemes:
             raise UnsupportedSource(f"the local adapter reads paths and file:// URLs, not {scheme!r}")
 
-    def _path(self, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme.lower() == "file":
-            if parts.netloc not in ("", "localhost"):
-                raise SourceRefused(f"file URL names another host ({parts.netloc})")
-            path = url2pathname(parts.path)
-        else:
-            path = url
-        if "\x00" in path:
-            raise SourceRefused("a NUL byte in the path")
-        if not os.path.isabs(path):
-            raise SourceRefused(f"{path!r} is not an absolute path")
-        return path
-
     def _inside(self, real: str) -> bool:
-        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+        return inside(real, self.roots)
 
     def _check(self, path: str) -> str:
-        if not self.roots:
-            raise SourceRefused(f"no allowed roots are configured for local sources ({ROOTS_ENV})")
-        real = os.path.realpath(path)
-        if not self._inside(real):
-            how = "through a symbolic link " if real != os.path.normpath(path) else ""
-            raise SourceRefused(f"{path} leads {how}outside the allowed roots", path=path)
-        return real
+        return check_path(path, self.roots)
 
     def _locations(self, spec: SourceSpec, budget: Budget) -> list[Location]:
-        path = self._path(spec.url)
+        path = local_path(spec.url)
         real = self._check(path)
         if not os.path.isdir(real):
             os.stat(real)  # FileNotFoundError -> not found

@@ -2,7 +2,10 @@
 
 A key ending in ``/`` or naming a prefix is several files (its data files, sorted).
 Credentials come from the environment as botocore finds them (``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, instance roles); never from the spec.
+``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``); never from the spec. botocore's chain would end by
+asking the instance metadata service (169.254.169.254) for a role; that step is removed unless
+the operator opts in (``use_instance_metadata``, the ``S3_USE_INSTANCE_METADATA`` setting), so
+a connector without credentials never talks to the metadata service.
 The endpoint: ``options["endpoint_url"]`` of the spec (checked by the SSRF guard, because
 specs come from catalog metadata), else the adapter's ``endpoint_url``, else
 ``CONNECTOR_S3_ENDPOINT_URL``, else AWS. botocore retries each request (``max_attempts``,
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import aiobotocore.session
 import s3fs
 from botocore.exceptions import BotoCoreError
 
@@ -29,6 +33,19 @@ ENDPOINT_ENV = "CONNECTOR_S3_ENDPOINT_URL"
 S3_BLOCK_SIZE = 32 << 20
 PROBE_BLOCK_SIZE = 1 << 20
 SPEC_OPTIONS = ("endpoint_url", "anon", "region", "requester_pays", "version_id")
+
+
+def s3_session(*, use_instance_metadata: bool) -> aiobotocore.session.AioSession | None:
+    """The session for s3fs: None (s3fs makes its own, whose credential chain may ask the
+    instance metadata service) when the operator opts in, else a new session whose chain has
+    no instance-metadata step (environment, config files, container role; no 169.254.169.254).
+    A session keeps the credentials it first finds: make one per adapter or tier, not per
+    process."""
+    if use_instance_metadata:
+        return None
+    session = aiobotocore.session.AioSession()
+    session.get_component("credential_provider").remove("iam-role")
+    return session
 
 
 def _transient(exc: Exception, where: str) -> TransientSourceError:
@@ -72,16 +89,19 @@ class S3Adapter(SourceAdapter):
     def __init__(self, *, endpoint_url: str | None = None,
                  allowlist: Allowlist | list[str] | None = None, block_size: int = S3_BLOCK_SIZE,
                  max_attempts: int = 3, storage_options: dict[str, Any] | None = None,
-                 spool_dir: str | None = None) -> None:
+                 use_instance_metadata: bool = False, spool_dir: str | None = None) -> None:
         super().__init__(spool_dir=spool_dir)
         self.endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
         self.allowlist = Allowlist.of(allowlist)
         self.block_size = block_size
         self.max_attempts = max_attempts
         self.storage_options = dict(storage_options or {})
+        self.use_instance_metadata = use_instance_metadata
+        self._filesystems: dict[tuple[Any, ...], s3fs.S3FileSystem] = {}
 
     def filesystem(self, spec: SourceSpec) -> s3fs.S3FileSystem:
-        """The s3fs file system for ``spec`` (s3fs caches instances with equal arguments)."""
+        """The s3fs file system for ``spec``, one per adapter and set of options (not in
+        fsspec's process-wide cache: it would keep every job's session alive)."""
         options = dict(spec.options)
         unknown = sorted(set(options) - set(SPEC_OPTIONS))
         if unknown:
@@ -95,11 +115,17 @@ class S3Adapter(SourceAdapter):
         client_kwargs = {"region_name": options["region"]} if options.get("region") else {}
         config = {"connect_timeout": spec.connect_timeout, "read_timeout": spec.read_timeout,
                   "retries": {"max_attempts": self.max_attempts, "mode": "standard"}}
-        return s3fs.S3FileSystem(endpoint_url=endpoint, anon=bool(options.get("anon", False)),
-                                 requester_pays=bool(options.get("requester_pays", False)),
-                                 version_aware=bool(options.get("version_id")),
-                                 client_kwargs=client_kwargs, config_kwargs=config,
-                                 **self.storage_options)
+        key = (endpoint, tuple(sorted((k, str(v)) for k, v in options.items())),
+               spec.connect_timeout, spec.read_timeout)
+        if key not in self._filesystems:
+            extra = dict(self.storage_options)
+            extra.setdefault("session", s3_session(use_instance_metadata=self.use_instance_metadata))
+            self._filesystems[key] = s3fs.S3FileSystem(
+                endpoint_url=endpoint, anon=bool(options.get("anon", False)),
+                requester_pays=bool(options.get("requester_pays", False)),
+                version_aware=bool(options.get("version_id")), client_kwargs=client_kwargs,
+                config_kwargs=config, skip_instance_cache=True, **extra)
+        return self._filesystems[key]
 
     def _locations(self, spec: SourceSpec, budget: Budget) -> list[Location]:
         path = spec.url.split("://", 1)[1].split("?", 1)[0]

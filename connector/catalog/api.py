@@ -8,7 +8,7 @@ from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
 from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery
 from connector.errors import ValidationFailed
-from connector.http import int_arg, json_body, json_response, principal, uow, validate
+from connector.http import extension, int_arg, json_body, json_response, principal, uow, validate
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
@@ -22,7 +22,7 @@ def register_dataset():
     caller = principal()
     body = json_body()
     validate("dataset", body)
-    view = service.register_dataset(uow(), caller, body)
+    view = service.register_dataset(uow(), caller, body, source_roots=extension().staging.source_roots)
     return json_response(serialize.dataset(view), 201, _location(view))
 
 
@@ -37,7 +37,8 @@ def update_dataset(dataset_id: str):
     caller = principal()
     body = json_body()
     validate("dataset", body)
-    view, _ = service.update_dataset(uow(), caller, dataset_id, body)
+    view, _ = service.update_dataset(uow(), caller, dataset_id, body,
+                                     source_roots=extension().staging.source_roots)
     return json_response(serialize.dataset(view), 200, _location(view))
 
 

@@ -1,7 +1,10 @@
 """Use cases of the catalog: register, revise, withdraw, read and search datasets.
 
 Every function takes its unit of work and the calling :class:`Principal`; none imports Flask.
-Documents arrive schema-valid (the caller validated them against ``dataset``).
+Documents arrive schema-valid (the caller validated them against ``dataset``). A distribution
+that names a local file (a ``file://`` URL or an absolute path) must lie under the local source
+roots of the dataset's owning organisation (``source_roots``, built by the composition root from
+``SOURCE_ROOTS``); a caller that passes none (harvests, DSP mirrors) cannot register local files.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector import audit
+from connector.adapters.errors import SourceRefused
+from connector.adapters.roots import SourceRoots
 from connector.catalog import dcat
 from connector.catalog.access import can_see
 from connector.catalog.models import Dataset, DatasetState, DatasetVersion
 from connector.catalog.search import SearchQuery, SearchResult, search
 from connector.db import utcnow
-from connector.errors import Conflict, Forbidden, NotFound
+from connector.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from connector.identity.models import Organisation
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
@@ -86,6 +92,28 @@ def _require_steward(principal: Principal, dataset: Dataset) -> None:
         raise Forbidden("only a steward of the owning organisation may change this dataset")
 
 
+def _is_local(url: str) -> bool:
+    scheme = urlsplit(url).scheme.lower()
+    return scheme == "file" or (scheme == "" and url.startswith("/"))
+
+
+def check_local_sources(document: dict[str, Any], organisation: str,
+                        roots: SourceRoots | None) -> None:
+    """ValidationFailed listing each distribution URL naming a local file outside the roots of
+    ``organisation`` (the dataset's owner); staging checks again before reading."""
+    errors = []
+    for index, distribution in enumerate(document.get("distribution") or []):
+        for key in ("accessURL", "downloadURL"):
+            url = distribution.get(key)
+            if isinstance(url, str) and _is_local(url):
+                try:
+                    (roots or SourceRoots()).check(url, organisation)
+                except SourceRefused as exc:
+                    errors.append({"path": f"$.distribution[{index}].{key}", "message": exc.detail})
+    if errors:
+        raise ValidationFailed(errors)
+
+
 def _store_version(
     uow: UnitOfWork, principal: Principal, dataset: Dataset, document: dict[str, Any]
 ) -> DatasetVersion:
@@ -119,15 +147,18 @@ def _new_dataset_fields(document: dict[str, Any], org: Organisation, now: Any) -
     }
 
 
-def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]) -> DatasetView:
+def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
+                     source_roots: SourceRoots | None = None) -> DatasetView:
     """Register a new dataset as version 1.
 
-    Raises Forbidden (not a steward of the owner), NotFound (unknown organisation) and
-    Conflict (the identifier is taken).
+    Raises Forbidden (not a steward of the owner), NotFound (unknown organisation),
+    ValidationFailed (a local file outside the owner's roots) and Conflict (the identifier
+    is taken).
     """
     with uow:
         org = owning_organisation(uow, principal, body.get("organisation"))
         document = dcat.normalise(body)
+        check_local_sources(document, org.slug, source_roots)
         document.setdefault("identifier", str(uuid.uuid4()))
         if uow.datasets.get_by_identifier(document["identifier"]) is not None:
             raise Conflict(f"a dataset with identifier {document['identifier']!r} exists already")
@@ -141,13 +172,15 @@ def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]
 
 
 def register_datasets(
-    uow: UnitOfWork, principal: Principal, organisation: Organisation, bodies: Sequence[dict[str, Any]]
+    uow: UnitOfWork, principal: Principal, organisation: Organisation, bodies: Sequence[dict[str, Any]],
+    *, source_roots: SourceRoots | None = None,
 ) -> list[DatasetView]:
     """Register many new datasets of ``organisation`` as version 1 with one insert per table:
     the same datasets, versions, facet rows, full-text entries and audit events as
     :func:`register_dataset` called per body, in the order given (for harvest chunks).
 
-    All or nothing: Forbidden (not a steward of ``organisation``), Conflict (a body names
+    All or nothing: Forbidden (not a steward of ``organisation``), ValidationFailed (a local
+    file outside its roots), Conflict (a body names
     another organisation, or an identifier is taken or given twice) before anything is written;
     a database error (a concurrent writer took an identifier) propagates and the caller's
     transaction or savepoint is to be rolled back.
@@ -161,6 +194,7 @@ def register_datasets(
                 raise Conflict(f"a body names organisation {body['organisation']!r}, "
                                f"not {organisation.slug!r}")
             document = dcat.normalise(body)
+            check_local_sources(document, organisation.slug, source_roots)
             document.setdefault("identifier", str(uuid.uuid4()))
             documents.append(document)
         identifiers = [d["identifier"] for d in documents]
@@ -191,7 +225,8 @@ def register_datasets(
 
 
 def update_dataset(
-    uow: UnitOfWork, principal: Principal, dataset_id: str, body: dict[str, Any]
+    uow: UnitOfWork, principal: Principal, dataset_id: str, body: dict[str, Any], *,
+    source_roots: SourceRoots | None = None,
 ) -> tuple[DatasetView, bool]:
     """Store ``body`` as the next version; returns the view and whether a version was made.
 
@@ -206,6 +241,7 @@ def update_dataset(
         if body.get("organisation") not in (None, dataset.organisation.slug):
             raise Conflict("the owning organisation of a dataset cannot change")
         document = dcat.normalise(body)
+        check_local_sources(document, dataset.organisation.slug, source_roots)
         document.setdefault("identifier", dataset.identifier)
         if document["identifier"] != dataset.identifier:
             raise Conflict(f"the identifier is {dataset.identifier!r} and cannot change")

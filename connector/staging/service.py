@@ -305,7 +305,10 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
                       read_timeout=settings.source_read_timeout, csv_threads=settings.csv_parse_threads)
 
 
-def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None):  # -> SourceStream
+def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None, *,
+                organisation: str | None = None):  # -> SourceStream
+    """Open ``spec`` with the options of its adapter; local files only under the roots of
+    ``organisation``, the dataset's owner (without it, only roots shared by all)."""
     from connector.adapters import adapter_for, scheme_of
 
     scheme = scheme_of(spec.url)
@@ -315,11 +318,12 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
 
         options = source_options(uow, spec.url)
     elif scheme == "file":
-        options["roots"] = list(settings.source_roots)
+        options["roots"] = list(settings.source_roots.for_organisation(organisation))
     elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
         options["allowlist"] = list(settings.source_allowlist)
     elif scheme == "s3":
         options["endpoint_url"] = settings.s3_endpoint_url
+        options["use_instance_metadata"] = settings.s3_use_instance_metadata
         options["allowlist"] = list(settings.source_allowlist)
     return adapter_for(spec.url, **options).read(spec)
 
@@ -346,7 +350,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
         agreement, dataset = job.agreement, job.dataset
         version = uow.datasets.version(dataset, job.dataset_version)
         assert version is not None
-        document, project = version.document, job.project.slug
+        document, project, owner = version.document, job.project.slug, dataset.organisation.slug
         quota_left = quota_of(settings, job.project) - project_usage(uow, job.project_id)
         policy_id, obligations, expires = agreement.policy["@id"], agreement.obligations, agreement.end
     started = time.monotonic()
@@ -378,7 +382,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
         tier or StorageTier.from_url(settings.storage_url, **settings.storage_options), owner=job_id)
     try:
         spec = source_spec(choose_distribution(document), settings)
-        with open_stream(spec, settings, uow) as stream:
+        with open_stream(spec, settings, uow, organisation=owner) as stream:
             duties = _duties(obligations)
             # A source that can hand over Parquet parts as they are (DSP transfers) is copied
             # verbatim, keeping its checksums, when no duty changes the data.

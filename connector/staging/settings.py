@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.adapters.roots import SourceRoots
 from connector.sandbox import Limits
 
 
@@ -16,9 +17,10 @@ class StagingSettings:
     storage_url: str
     storage_options: dict[str, Any] = field(default_factory=dict)
     secret: str = ""
-    source_roots: tuple[str, ...] = ()
+    source_roots: SourceRoots = field(default_factory=SourceRoots)
     source_allowlist: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
+    s3_use_instance_metadata: bool = False  # botocore may ask 169.254.169.254 for credentials
     default_quota_bytes: int = 1 << 40
     lease_seconds: int = 300
     max_attempts: int = 5
@@ -38,11 +40,13 @@ class StagingSettings:
     def from_config(cls, config: dict[str, Any]) -> StagingSettings:
         return cls(
             storage_url=config["STORAGE_URL"],
-            storage_options=dict(config["STORAGE_OPTIONS"]),
+            storage_options={"instance_metadata": config["S3_USE_INSTANCE_METADATA"],
+                             **config["STORAGE_OPTIONS"]},
             secret=pseudonymisation_secret(config),
-            source_roots=tuple(as_list(config["SOURCE_ROOTS"])),
-            source_allowlist=tuple(as_list(config["SOURCE_ALLOWLIST"])),
+            source_roots=SourceRoots.from_setting(config["SOURCE_ROOTS"]),
+            source_allowlist=tuple(config["SOURCE_ALLOWLIST"]),
             s3_endpoint_url=config["S3_ENDPOINT_URL"],
+            s3_use_instance_metadata=config["S3_USE_INSTANCE_METADATA"],
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
             max_attempts=config["JOB_MAX_ATTEMPTS"],
@@ -84,13 +88,6 @@ def job_limits(config: dict[str, Any]) -> Limits | None:
                       ADDRESS_SPACE_FACTOR * memory, memory + ADDRESS_SPACE_RESERVE),
                   cpu_seconds=config["JOB_CPU_SECONDS"],
                   open_files=config["JOB_OPEN_FILES"], cgroup=cgroup or None)
-
-
-def as_list(value: Any) -> list[str]:
-    """A setting that is a list, or a string of items separated by commas or ``os.pathsep``."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.replace(os.pathsep, ",").split(",") if item.strip()]
-    return [str(item) for item in value or ()]
 
 
 def pseudonymisation_secret(config: dict[str, Any]) -> str:

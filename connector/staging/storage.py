@@ -2,7 +2,8 @@
 
 A tier is an fsspec URL: ``file:///lustre/ai-factory/staging`` (the default kind) or
 ``s3://bucket/prefix`` (s3fs; ``endpoint_url=`` for MinIO, Ceph and other S3-compatible stores;
-credentials from the environment). Layout::
+credentials from the environment, the instance metadata service only with ``instance_metadata=True``).
+Layout::
 
     <root>/<project>/<dataset>/<version>/part-NNNNN.parquet
                                         /croissant.json
@@ -92,8 +93,16 @@ class StorageTier:
     def from_url(cls, url: str, **options: Any) -> StorageTier:
         """A tier from ``url``; ``fsync``, ``conditional_writes``, ``block_size`` and
         ``publish_lease`` configure the tier, every other option goes to the fsspec file system
-        (for s3fs e.g. ``endpoint_url``, ``key``, ``secret``, ``client_kwargs``)."""
+        (for s3fs e.g. ``endpoint_url``, ``key``, ``secret``, ``client_kwargs``). An S3 tier's
+        credential chain skips the instance metadata service unless ``instance_metadata=True``
+        (``S3_USE_INSTANCE_METADATA``)."""
         tier_options = {k: options.pop(k) for k in _TIER_OPTIONS if k in options}
+        instance_metadata = bool(options.pop("instance_metadata", False))
+        if fsspec.utils.get_protocol(url) in ("s3", "s3a") and "session" not in options:
+            from connector.adapters.s3 import s3_session
+
+            options["session"] = s3_session(use_instance_metadata=instance_metadata)
+            options.setdefault("skip_instance_cache", True)  # a new session each time: no reuse
         if fsspec.utils.get_protocol(url) not in ("file", "local"):
             # Other processes publish and remove versions: never answer from a stale listing.
             options.setdefault("use_listings_cache", False)

@@ -38,7 +38,7 @@ ALLOW = ["127.0.0.1"]
     ("http://[::ffff:127.0.0.1]/x.csv", "loopback"),
     ("http://10.1.2.3/x.csv", "private"),
     ("http://192.168.0.10/x.csv", "private"),
-    ("http://100.64.0.1/x.csv", "not a public address"),
+    ("http://100.64.0.1/x.csv", "shared"),
     ("http://169.254.169.254/latest/meta-data/", "metadata"),
     ("http://[fd00:ec2::254]/latest/meta-data/", "metadata"),
     ("http://169.254.10.10/x.csv", "link-local"),
@@ -74,6 +74,132 @@ def test_the_allowlist_admits_named_hosts_and_networks_only() -> None:
         check_url("http://169.254.169.254/", allow)
 
 
+def test_an_allow_listed_name_resolving_to_the_metadata_address_is_refused_and_nothing_is_sent(
+        http_server: Loopback) -> None:
+    before = len(http_server.requests)
+    adapter = HttpAdapter(allowlist=["minio.internal"],
+                          resolver=lambda host, port: ["127.0.0.1", "169.254.169.254"])
+    with pytest.raises(SourceRefused, match="169.254.169.254, a cloud metadata address"):
+        adapter.read(f"http://minio.internal:{http_server.port}/files/sample.csv")
+    assert len(http_server.requests) == before
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "169.254.10.10", "::ffff:169.254.169.254",
+                                     "fe80::1", "fd00:ec2::254", "100.100.100.200", "0.0.0.0",  # noqa: S104
+                                     "224.0.0.1", "255.255.255.255"])
+def test_an_allow_listed_name_never_reaches_link_local_metadata_or_non_unicast_addresses(
+        address: str) -> None:
+    with pytest.raises(SourceRefused, match="an allow-listed name never reaches"):
+        check_url("http://minio.internal/", Allowlist(["minio.internal"]),
+                  resolver=lambda host, port: [address])
+
+
+@pytest.mark.parametrize("address", ["10.0.0.7", "172.20.1.1", "192.168.1.1", "100.64.0.9",
+                                     "127.0.0.1", "fd12:3456::1", "fec0::1"])
+def test_an_allow_listed_name_may_reach_private_addresses(address: str) -> None:
+    target = check_url("http://minio.internal/", Allowlist(["minio.internal"]),
+                       resolver=lambda host, port: [address])
+    assert target.addresses == (address,)
+
+
+@pytest.mark.parametrize("cidr, address, admitted", [
+    ("0.0.0.0/0", "169.254.169.254", False),       # a wide range does not name link-local
+    ("::/0", "fe80::1", False),
+    ("100.64.0.0/10", "100.100.100.200", False),   # nor a metadata address inside it
+    ("169.254.0.0/16", "169.254.10.10", True),     # a CIDR inside link-local names it
+    ("169.254.169.254/32", "169.254.169.254", True),
+    ("100.100.100.200/32", "100.100.100.200", True),
+    ("0.0.0.0/0", "10.1.2.3", True),
+])
+def test_only_a_cidr_inside_the_block_admits_link_local_or_metadata_addresses(
+        cidr: str, address: str, admitted: bool) -> None:
+    assert Allowlist([cidr]).admits_address(ipaddress.ip_address(address)) is admitted
+
+
+def test_deprecated_ipv6_site_local_addresses_are_refused() -> None:
+    with pytest.raises(SourceRefused, match="fec0::/10"):
+        check_url("http://[fec0::1]/x.csv", Allowlist())
+    with pytest.raises(SourceRefused, match="fec0::/10"):
+        check_url("http://files.example/", Allowlist(), resolver=lambda h, p: ["fec0:1::2"])
+
+
+# The IANA IPv4 and IPv6 Special-Purpose Address Registries (2025-05), copied here apart from
+# the code's table: (block, verdict). "refused": no address inside may be a source; "admitted":
+# globally reachable per the registry and not otherwise dangerous; "embeds": an IPv4 address
+# inside decides. Plus what other registries add: IPv4/IPv6 multicast, IPv6 site-local.
+IANA_SPECIAL_PURPOSE = [
+    ("0.0.0.0/8", "refused"), ("0.0.0.0/32", "refused"), ("10.0.0.0/8", "refused"),
+    ("100.64.0.0/10", "refused"), ("127.0.0.0/8", "refused"), ("169.254.0.0/16", "refused"),
+    ("172.16.0.0/12", "refused"), ("192.0.0.0/24", "refused"), ("192.0.0.0/29", "refused"),
+    ("192.0.0.8/32", "refused"), ("192.0.0.9/32", "admitted"), ("192.0.0.10/32", "admitted"),
+    ("192.0.0.170/31", "refused"), ("192.0.2.0/24", "refused"), ("192.31.196.0/24", "admitted"),
+    ("192.52.193.0/24", "admitted"), ("192.88.99.0/24", "refused"), ("192.168.0.0/16", "refused"),
+    ("192.175.48.0/24", "admitted"), ("198.18.0.0/15", "refused"), ("198.51.100.0/24", "refused"),
+    ("203.0.113.0/24", "refused"), ("224.0.0.0/4", "refused"), ("240.0.0.0/4", "refused"),
+    ("255.255.255.255/32", "refused"),
+    ("::1/128", "refused"), ("::/128", "refused"), ("::ffff:0:0/96", "embeds"),
+    ("64:ff9b::/96", "embeds"), ("64:ff9b:1::/48", "refused"), ("100::/64", "refused"),
+    ("100:0:0:1::/64", "refused"), ("2001::/23", "refused"), ("2001::/32", "refused"),
+    ("2001:1::1/128", "admitted"), ("2001:1::2/128", "admitted"), ("2001:1::3/128", "admitted"),
+    ("2001:2::/48", "refused"), ("2001:3::/32", "admitted"), ("2001:4:112::/48", "admitted"),
+    ("2001:10::/28", "refused"), ("2001:20::/28", "refused"), ("2001:30::/28", "refused"),
+    ("2001:db8::/32", "refused"), ("2002::/16", "embeds"), ("2620:4f:8000::/48", "admitted"),
+    ("3fff::/20", "refused"), ("5f00::/16", "refused"), ("fc00::/7", "refused"),
+    ("fe80::/10", "refused"), ("fec0::/10", "refused"), ("ff00::/8", "refused"),
+]
+
+
+def _inside_only(cidr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of ``cidr`` in none of the more specific blocks of the registry."""
+    network = ipaddress.ip_network(cidr)
+    children = [ipaddress.ip_network(c) for c, _ in IANA_SPECIAL_PURPOSE
+                if ipaddress.ip_network(c).version == network.version
+                and ipaddress.ip_network(c) != network and ipaddress.ip_network(c).subnet_of(network)]
+    for candidate in (network.broadcast_address, network.network_address):
+        if not any(candidate in child for child in children):
+            return candidate
+    raise AssertionError(cidr)
+
+
+@pytest.mark.parametrize("cidr, verdict", IANA_SPECIAL_PURPOSE)
+def test_every_special_purpose_block_gets_the_registry_verdict(cidr: str, verdict: str) -> None:
+    address = _inside_only(cidr)
+    if verdict == "embeds":  # the embedded IPv4 address decides: 10.0.0.1 refused, 8.8.8.8 not
+        network = ipaddress.ip_network(cidr)
+        wrap = (lambda v4: ipaddress.IPv6Address(int(network.network_address) | (int(v4) << 80))) \
+            if cidr == "2002::/16" else \
+            (lambda v4: ipaddress.IPv6Address(int(network.network_address) | int(v4)))
+        assert refusal(wrap(ipaddress.IPv4Address("10.0.0.1"))) is not None
+        assert str(refusal(wrap(ipaddress.IPv4Address("169.254.169.254")))).startswith(
+            f"a cloud metadata address, embedded in {cidr}")
+        assert refusal(wrap(ipaddress.IPv4Address("8.8.8.8"))) is None
+        return
+    host = f"[{address}]" if address.version == 6 else str(address)
+    if verdict == "refused":
+        with pytest.raises(SourceRefused):
+            check_url(f"http://{host}/x.csv", Allowlist())
+    else:
+        assert check_url(f"http://{host}/x.csv", Allowlist()).addresses == (str(address),)
+
+
+def test_the_guard_table_holds_every_block_of_the_registries() -> None:
+    from connector.adapters.safety import SPECIAL_BLOCKS
+
+    assert {c for c, _ in IANA_SPECIAL_PURPOSE} <= {str(b.network) for b in SPECIAL_BLOCKS}
+
+
+def test_ipv6_outside_global_unicast_and_the_registry_is_refused() -> None:
+    with pytest.raises(SourceRefused, match="2000::/3"):
+        check_url("http://[4000::1]/x.csv", Allowlist())
+
+
+@pytest.mark.parametrize("entry", ['["127.0.0.1"]', "10.0.0.0/33", "http://files.lab", "a b",
+                                   "-bad.example", "1.2.3"])
+def test_an_allowlist_entry_that_is_no_host_address_or_cidr_is_an_error(entry: str) -> None:
+    with pytest.raises(ValueError, match="neither a host name nor an address nor a CIDR"):
+        Allowlist([entry])
+
+
 def test_the_allowlist_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONNECTOR_SOURCE_ALLOWLIST", " 127.0.0.1 , ::1/128,files.lab ")
     allow = Allowlist.from_env()
@@ -81,8 +207,14 @@ def test_the_allowlist_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert HttpAdapter().allowlist.admits_address(ipaddress.ip_address("127.0.0.1"))
 
 
+def test_the_allowlist_in_the_environment_may_be_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECTOR_SOURCE_ALLOWLIST", '["127.0.0.1", "files.lab"]')
+    allow = Allowlist.from_env()
+    assert allow.admits_address(ipaddress.ip_address("127.0.0.1")) and allow.admits_host("files.lab")
+
+
 def test_metadata_addresses_are_refused_even_inside_ipv4_mapped_ipv6() -> None:
-    assert refusal(ipaddress.ip_address("::ffff:169.254.169.254")) == "a cloud metadata address"
+    assert str(refusal(ipaddress.ip_address("::ffff:169.254.169.254"))).startswith("a cloud metadata address")
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x.csv",

@@ -76,7 +76,7 @@ def agreement_for(client, actors, url: str, *, template=None) -> dict:
 
 @pytest.fixture
 def source(app) -> Path:
-    path = Path(app.config["SOURCE_ROOTS"][0]) / "cardiac" / "measurements.csv"
+    path = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "cardiac" / "measurements.csv"
     write_csv(path)
     return path
 
@@ -151,7 +151,7 @@ def test_expired_agreement_removes_the_staged_data(client, actors, source, worke
 
 
 def test_missing_source_fails_at_once_without_retry(client, actors, app, worker):
-    missing = Path(app.config["SOURCE_ROOTS"][0]) / "nowhere.csv"
+    missing = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "nowhere.csv"
     agreement = agreement_for(client, actors, missing.as_uri())
     job = stage(client, actors, agreement).get_json()
     worker.tick()
@@ -162,15 +162,12 @@ def test_missing_source_fails_at_once_without_retry(client, actors, app, worker)
     assert again.status_code == 202 and again.get_json()["state"] == "queued"
 
 
-def test_source_outside_the_allowed_roots_is_refused(client, actors, worker, tmp_path):
+def test_source_outside_the_allowed_roots_is_refused_at_registration(client, actors, tmp_path):
     outside = tmp_path / "elsewhere.csv"
     write_csv(outside, 3)
-    agreement = agreement_for(client, actors, outside.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    worker.tick()
-    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
-    assert failed["state"] == "failed"
-    assert "root" in failed["error"]["detail"]
+    refused = client.post("/api/v1/datasets", json=dataset_body(
+        distribution=[{"accessURL": outside.as_uri(), "format": "CSV"}]), headers=actors.headers("steward"))
+    assert refused.status_code == 422 and "root" in refused.get_json()["detail"]
 
 
 class _Unavailable(http.server.BaseHTTPRequestHandler):
@@ -337,7 +334,7 @@ def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404
 def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, app, worker, uow):
     from connector.identity.models import Project
 
-    big = Path(app.config["SOURCE_ROOTS"][0]) / "big.csv"
+    big = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "big.csv"
     write_csv(big, 400_000)
     with uow:
         uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 200_000

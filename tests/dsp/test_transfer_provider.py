@@ -49,7 +49,7 @@ def app(clean_dsp_tables: str, clean_database: str, tmp_path: Path, dsp_env: Non
         source: Path):
     participants = [dict(PARTICIPANTS[0], address=recorder.url + "/partner/dsp"), *PARTICIPANTS[1:]]
     application = create_app(dsp_config(clean_database, tmp_path, DSP_PARTICIPANTS=participants,
-                                        SOURCE_ROOTS=[str(source.parent)],
+                                        SOURCE_ROOTS={"*": [str(source.parent)]},
                                         STORAGE_URL=str(tmp_path / "tier")))
     application.extensions["dsp_negotiation"].deliver_inline = False
     application.extensions["dsp_transfer"].deliver_inline = False

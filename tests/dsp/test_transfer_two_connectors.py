@@ -58,7 +58,7 @@ def app(clean_dsp_tables: str, clean_database: str, consumer_database: str, tmp_
     """Provider and consumer, each with its own storage tier; the provider may read ``source_file``."""
     with two_connectors(clean_database, consumer_database, tmp_path, monkeypatch,
                         provider={"STORAGE_URL": str(tmp_path / "provider-tier"),
-                                  "SOURCE_ROOTS": [str(source_file.parent)]},
+                                  "SOURCE_ROOTS": {"*": [str(source_file.parent)]}},
                         consumer={"STORAGE_URL": str(tmp_path / "consumer-tier")}) as provider:
         yield provider
 

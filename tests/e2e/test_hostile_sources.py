@@ -99,7 +99,7 @@ def test_hostile_json_sources_fail_their_jobs_while_the_server_keeps_answering_a
     base, server, home, headers = embedded
     jobs = {}
     for name, (fmt, text) in HOSTILE.items():
-        source = home / "sources" / name
+        source = home / "sources" / "health" / name
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_text(text)
         jobs[name] = stage_as_member(base, headers, source.as_uri(), fmt)

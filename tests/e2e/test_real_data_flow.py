@@ -38,7 +38,7 @@ def app(clean_database, tmp_path):
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
 def test_real_csv_from_registration_to_parquet_and_removal(app, actors):
     client = ProblemCheckingClient(app.test_client())
-    source = Path(app.config["SOURCE_ROOTS"][0]) / "penguins-raw.csv"
+    source = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "penguins-raw.csv"
     source.parent.mkdir(parents=True)
     shutil.copyfile(penguins_csv(), source)
     with source.open(newline="") as handle:

@@ -47,7 +47,7 @@ def job_row(client, actors, job_id):
 def test_sigkilled_worker_leaves_nothing_visible_and_the_job_completes_on_restart(
         app, actors, cli_env):
     client = ProblemCheckingClient(app.test_client())
-    source = Path(app.config["SOURCE_ROOTS"][0]) / "big.csv"
+    source = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "big.csv"
     big_csv(source)
     agreement = agreement_for(client, actors, source.as_uri())
     job = client.post("/api/v1/stagings", json={"agreement": agreement["id"]},

@@ -24,7 +24,7 @@ WORKER = "host:1:abc"
 
 @pytest.fixture
 def job_id(client, actors, app):  # noqa: F811
-    source = Path(app.config["SOURCE_ROOTS"][0]) / "poison.csv"
+    source = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "poison.csv"
     write_csv(source, rows=10)
     agreement = agreement_for(client, actors, source.as_uri())
     return client.post("/api/v1/stagings", json={"agreement": agreement["id"]},

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from connector.config import ConfigError, load_config
@@ -76,3 +79,55 @@ def test_the_arrow_memory_pool_setting_reaches_the_staging_settings_and_refuses_
     assert StagingSettings.from_config(config).arrow_memory_pool == "mimalloc"
     with pytest.raises(ConfigError, match="ARROW_MEMORY_POOL: expected one of jemalloc, mimalloc"):
         load_config({"HOME": str(tmp_path), "ARROW_MEMORY_POOL": "tcmalloc"})
+
+
+@pytest.mark.parametrize("raw", ['["127.0.0.1", "10.0.0.0/8"]', "127.0.0.1,10.0.0.0/8",
+                                 " 127.0.0.1 , 10.0.0.0/8 "])
+def test_a_list_setting_takes_a_json_list_or_commas(tmp_path, raw):
+    config = load_config(environ={"CONNECTOR_HOME": str(tmp_path), "CONNECTOR_SOURCE_ALLOWLIST": raw})
+    assert config["SOURCE_ALLOWLIST"] == ["127.0.0.1", "10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("value", ['["127.0.0.1"', "{not json", ["files lab"], "http://x.lab",
+                                   ["10.0.0.0/33"], '["127.0.0.1", 7]'])
+def test_a_bad_allowlist_stops_the_service_naming_the_key(tmp_path, value):
+    with pytest.raises(ConfigError, match="SOURCE_ALLOWLIST"):
+        if isinstance(value, str):
+            load_config(environ={"CONNECTOR_HOME": str(tmp_path), "CONNECTOR_SOURCE_ALLOWLIST": value})
+        else:
+            load_config({"HOME": str(tmp_path), "SOURCE_ALLOWLIST": value})
+
+
+def test_a_non_text_setting_that_starts_like_json_but_does_not_parse_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="DSP_PARTICIPANTS: starts like JSON"):
+        load_config(environ={"CONNECTOR_HOME": str(tmp_path), "CONNECTOR_DSP_PARTICIPANTS": '[{"id": '})
+
+
+def test_source_roots_have_one_parser_for_every_source_of_settings(tmp_path):
+    """Commas, os.pathsep and a JSON list in the environment, a string in the settings file:
+    the same list everywhere, the same roots in the staging settings."""
+    from connector.staging.settings import StagingSettings
+
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    settings = tmp_path / "settings.py"
+    settings.write_text(f"SOURCE_ROOTS = {a + ',' + b!r}\n")
+    forms = [{"CONNECTOR_SOURCE_ROOTS": f"{a},{b}"}, {"CONNECTOR_SOURCE_ROOTS": f"{a}{os.pathsep}{b}"},
+             {"CONNECTOR_SOURCE_ROOTS": json.dumps([a, b])}, {"CONNECTOR_SETTINGS": str(settings)}]
+    for environ in forms:
+        config = load_config(environ={"CONNECTOR_HOME": str(tmp_path), **environ})
+        assert config["SOURCE_ROOTS"] == [a, b], environ
+        roots = StagingSettings.from_config(config).source_roots
+        assert roots.for_organisation("org-a") == (os.path.join(a, "org-a"), os.path.join(b, "org-a"))
+
+
+def test_source_roots_may_map_organisations_to_their_paths(tmp_path):
+    from connector.staging.settings import StagingSettings
+
+    mapping = {"org-a": ["/srv/a"], "*": "/srv/shared"}
+    config = load_config(environ={"CONNECTOR_HOME": str(tmp_path),
+                                  "CONNECTOR_SOURCE_ROOTS": json.dumps(mapping)})
+    roots = StagingSettings.from_config(config).source_roots
+    assert roots.for_organisation("org-a") == ("/srv/a", "/srv/shared")
+    assert roots.for_organisation("org-b") == ("/srv/shared",)
+    with pytest.raises(ConfigError, match="SOURCE_ROOTS"):
+        load_config({"HOME": str(tmp_path), "SOURCE_ROOTS": {"org-a": ["relative/path"]}})

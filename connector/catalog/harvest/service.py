@@ -108,9 +108,7 @@ class HarvestSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HarvestSettings:
-        from connector.staging.settings import as_list
-
-        return cls(allowlist=tuple(as_list(config["SOURCE_ALLOWLIST"])),
+        return cls(allowlist=tuple(config["SOURCE_ALLOWLIST"]),
                    lease_seconds=config["HARVEST_LEASE_SECONDS"],
                    fetch=FetchSettings(max_bytes=config["HARVEST_MAX_PAGE_BYTES"],
                                        read_timeout=config["HARVEST_TIMEOUT_SECONDS"]),
