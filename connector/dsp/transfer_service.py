@@ -479,11 +479,11 @@ def _renew_lease(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) ->
 
 def _begin_push(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> bool:
     """STARTED, and ``TransferStartMessage`` (no data address) queued; False when the push
-    address was lost with a restart (the transfer is terminated)."""
+    address is no longer kept (the transfer is terminated)."""
     if runtime.base.secrets.get(transfer.pid) is None:
         _terminate(uow, transfer, runtime, "push-credentials-lost",
-                   ["the push address and its credentials are held in memory only and were lost "
-                    "(the provider restarted); request the transfer again"], now)
+                   ["the push address and its credentials are no longer kept (expired or dropped); "
+                    "request the transfer again"], now)
         return False
     _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
     _send(uow, transfer, runtime, "/start", messages.start(*pids(transfer)), now)
