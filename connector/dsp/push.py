@@ -196,8 +196,9 @@ class SecretStore:
         kept = self.store.get_secret(PUSH_ADDRESS, pid, self._clock())
         return None if kept is None else S3Address(**json.loads(kept))
 
-    def drop(self, pid: str) -> None:
-        self.store.drop_secret(PUSH_ADDRESS, pid)
+    def drop(self, pid: str, *, session: Any = None) -> None:
+        """Forget the address of ``pid`` (in ``session``'s transaction when given)."""
+        self.store.drop_secret(PUSH_ADDRESS, pid, session=session)
 
     def __repr__(self) -> str:
         return "SecretStore(sealed in the database)"

@@ -113,7 +113,7 @@ def _terminate(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, co
                reasons: list[str], now: dt.datetime) -> None:
     """End the transfer on our side with a reason and tell the peer."""
     process.end(transfer, code, reasons, now)
-    runtime.base.secrets.drop(transfer.pid)
+    runtime.base.secrets.drop(transfer.pid, session=uow.session)  # with the termination
     if transfer.counter_pid:
         _send(uow, transfer, runtime, "/termination", messages.termination(*pids(transfer), code, reasons),
               now)

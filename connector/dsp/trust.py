@@ -5,8 +5,9 @@
   with :class:`connector.encryption.SecretBox` under ``SECRETS_KEY``, label ``<kind>:<name>``.
 
 Each call is its own short transaction: callers hold no unit of work when they authenticate
-a request or build an ``Authorization`` header. Rows whose ``expires_at`` has passed are never
-honoured; :meth:`TrustStore.purge_expired` (the worker's round) deletes them.
+a request or build an ``Authorization`` header (a drop may join the caller's transaction).
+Rows whose ``expires_at`` has passed are never honoured; :meth:`TrustStore.purge_expired`
+(the worker's round) deletes them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime as dt
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector.dsp.models import IssuedToken, SealedSecret
 from connector.encryption import SecretBox
@@ -65,9 +66,15 @@ class TrustStore:
                 SealedSecret.kind == kind, SealedSecret.name == name, SealedSecret.expires_at > now))
         return None if sealed is None else self.box.open(sealed, f"{kind}:{name}")
 
-    def drop_secret(self, kind: str, name: str) -> None:
-        with self._sessions() as session, session.begin():
-            session.execute(delete(SealedSecret).where(SealedSecret.kind == kind, SealedSecret.name == name))
+    def drop_secret(self, kind: str, name: str, *, session: Session | None = None) -> None:
+        """Forget ``(kind, name)``; within ``session``'s transaction when given (a caller that
+        has written in it must pass it: on SQLite a second connection would wait for its lock)."""
+        statement = delete(SealedSecret).where(SealedSecret.kind == kind, SealedSecret.name == name)
+        if session is not None:
+            session.execute(statement)
+            return
+        with self._sessions() as own, own.begin():
+            own.execute(statement)
 
     # --- maintenance ---------------------------------------------------------------------
 
