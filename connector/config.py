@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "S3_ENDPOINT_URL": None,
     "S3_USE_INSTANCE_METADATA": False,
     "PSEUDONYMISATION_SECRET": None,
+    "SECRETS_KEY": None,
     "PROJECT_QUOTA_BYTES": 1 << 40,
     "MAX_SOURCE_BYTES": None,
     "SOURCE_DEADLINE_SECONDS": 6 * 3600.0,
@@ -106,6 +107,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "S3_ENDPOINT_URL": (str, type(None)),
     "S3_USE_INSTANCE_METADATA": (bool,),
     "PSEUDONYMISATION_SECRET": (str, type(None)),
+    "SECRETS_KEY": (str, type(None)),
     "PROJECT_QUOTA_BYTES": (int,),
     "MAX_SOURCE_BYTES": (int, type(None)),
     "SOURCE_DEADLINE_SECONDS": (int, float),
@@ -229,7 +231,7 @@ def load_config(
                                          "SITE_LOCATION", "SITE_REGION", *LIST_SEPARATORS,
                                          "S3_ENDPOINT_URL",
                                          "DSP_PARTICIPANT_ID", "DSP_IDENTIFIER_TYPE",
-                                         "PSEUDONYMISATION_SECRET", "PUBLIC_BASE_URL",
+                                         "PSEUDONYMISATION_SECRET", "SECRETS_KEY", "PUBLIC_BASE_URL",
                                          "CATALOG_TITLE", "CATALOG_DESCRIPTION",
                                          "CATALOG_PUBLISHER", "JOB_CGROUP") else _parse_env_value(key, raw)
     config.update(overrides or {})
@@ -266,6 +268,7 @@ def _validate(config: Mapping[str, Any]) -> None:
                           f"got {config['ARROW_MEMORY_POOL']!r}")
     _validate_dsp(config)
     _validate_sources(config)
+    _validate_secrets_key(config)
     if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
         raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "
                           f"got {config['CATALOG_PAGE_SIZE']!r}")
@@ -314,6 +317,16 @@ def _validate_dsp(config: Mapping[str, Any]) -> None:
     for key in ("DSP_PAGE_SIZE", "DSP_TOKEN_TTL_SECONDS"):
         if not 1 <= config[key] <= (1000 if key == "DSP_PAGE_SIZE" else 86400):
             raise ConfigError(f"{key}: out of range, got {config[key]!r}")
+
+
+def _validate_secrets_key(config: Mapping[str, Any]) -> None:
+    """``SECRETS_KEY`` seals DSP secrets at rest (:mod:`connector.encryption`); the value is never echoed."""
+    from connector.encryption import MIN_KEY_LENGTH
+
+    key = config["SECRETS_KEY"]
+    if key is not None and len(key.strip()) < MIN_KEY_LENGTH:
+        raise ConfigError(f"SECRETS_KEY: must be at least {MIN_KEY_LENGTH} characters "
+                          "(e.g. the output of `openssl rand -base64 32`)")
 
 
 def _derive(config: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from connector.dsp.participants import (
     client_credentials_grant,
 )
 from connector.dsp.protocol import BASE_PATH, DspContext, bind, caller, context, public_root
+from connector.dsp.trust import TrustStore
+from connector.encryption import SecretBox
 from connector.errors import BadRequest, Unauthorized, ValidationFailed
 from connector.http import int_arg, json_body, json_response, uow
 
@@ -45,8 +47,9 @@ def init_app(app: Flask) -> None:
         registry = ParticipantRegistry.from_config(app.config, os.environ)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    app.extensions["dsp"] = DspContext(registry, TokenIssuer(app.config["DSP_TOKEN_TTL_SECONDS"]),
-                                       OutboundCredentials(registry))
+    trust = TrustStore(app.extensions["connector"].session_factory, SecretBox.from_config(app.config))
+    app.extensions["dsp"] = DspContext(registry, TokenIssuer(trust, app.config["DSP_TOKEN_TTL_SECONDS"]),
+                                       OutboundCredentials(registry, trust), trust)
     app.register_blueprint(well_known)
     app.register_blueprint(oauth)
     app.register_blueprint(bp)

@@ -12,6 +12,12 @@ An :class:`OutboxMessage` is a message we owe a participant, on a negotiation or
 It is written in the same transaction as the state change that calls for it, so a crash in
 between loses nothing;
 :mod:`connector.dsp.outbox` delivers it, retrying with back-off.
+
+The trust state every process shares (:mod:`connector.dsp.trust`): an :class:`IssuedToken` is
+an access token our token endpoint gave a participant, kept only as its SHA-256; a
+:class:`SealedSecret` is a secret we must use again (a token another connector gave us, a push
+address's credentials), encrypted under ``SECRETS_KEY``. Neither is honoured once
+``expires_at`` has passed; the worker deletes such rows.
 """
 
 from __future__ import annotations
@@ -118,3 +124,26 @@ class OutboxMessage(Base):
 
     negotiation: Mapped[Negotiation | None] = relationship(lazy="joined")
     transfer: Mapped[Transfer | None] = relationship(lazy="joined")
+
+
+class IssuedToken(Base):
+    __tablename__ = "dsp_issued_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    participant_id: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SealedSecret(Base):
+    """One secret, sealed with the label ``<kind>:<name>`` (it opens in this row only)."""
+
+    __tablename__ = "dsp_sealed_secrets"
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_dsp_sealed_secrets_kind"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # outbound-token, push-address
+    name: Mapped[str] = mapped_column(String(512))  # the participant id or our process id
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

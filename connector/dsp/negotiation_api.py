@@ -33,6 +33,7 @@ from connector.dsp.protocol import (
     read_message,
 )
 from connector.dsp.protocol import answer as protocol_answer
+from connector.dsp.push import SecretStore
 from connector.errors import BadRequest, ValidationFailed
 from connector.http import json_body, json_response, principal, uow
 from connector.policies.service import Site
@@ -57,7 +58,8 @@ def init_app(app: Flask) -> None:
     runtime = service.Runtime(
         own_id=dsp.participants.self_id or "", participants=dsp.participants,
         client=DspClient(dsp.outbound),
-        site=Site(location=app.config["SITE_LOCATION"], region=app.config["SITE_REGION"]), clock=utcnow)
+        site=Site(location=app.config["SITE_LOCATION"], region=app.config["SITE_REGION"]), clock=utcnow,
+        secrets=SecretStore(dsp.trust))
     app.extensions["dsp_negotiation"] = NegotiationContext(runtime)
     app.register_blueprint(protocol)
     app.register_blueprint(management)

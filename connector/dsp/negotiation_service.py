@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -65,8 +65,8 @@ class Runtime:
     client: DspClient
     site: policies.Site
     clock: Callable[[], dt.datetime]
-    #: Push credentials, in process memory only (shared by every copy of the runtime).
-    secrets: SecretStore = field(default_factory=SecretStore)
+    #: Push credentials, sealed in the database (shared by every process).
+    secrets: SecretStore
 
 
 def agreement_ended(agreement: Agreement | None, now: dt.datetime) -> str | None:

@@ -121,8 +121,8 @@ def _abandon(uow: UnitOfWork, pk: int, code: str, reason: str, now: dt.datetime)
 
 
 def _push_secrets(runtime: Runtime, message: dict) -> dict | None:
-    """A push request with the credentials of its data address put back from memory (the
-    stored copy withholds them); None when they were lost with a restart."""
+    """A push request with the credentials of its data address put back from the trust store (the
+    outbox copy withholds them); None when they are no longer kept."""
     if message["@type"] != "TransferRequestMessage" or "dataAddress" not in message:
         return message
     target = runtime.secrets.get(message["consumerPid"])
@@ -156,8 +156,8 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
             pushed = "dataAddress" in message and message["@type"] == "TransferRequestMessage"
             message = _push_secrets(runtime, message)
             if message is None:
-                _abandon(uow, pk, "push-credentials-lost", "the push credentials were held in memory only "
-                         "and were lost (we restarted); ask for the transfer again", runtime.clock())
+                _abandon(uow, pk, "push-credentials-lost", "the push credentials are no longer kept (expired "
+                         "or dropped); ask for the transfer again", runtime.clock())
                 continue
             if participant is None:
                 gone = f"participant {item.participant_id!r} is no longer configured"

@@ -11,16 +11,19 @@ credential, used both ways:
 * ``oauth2``: OAuth 2.0 client credentials (RFC 6749 §4.4), one client id and secret shared by
   the pair. Inbound, the participant obtains a short-lived opaque token from our token endpoint
   (:class:`TokenIssuer`, stored hashed); outbound, we obtain one from their ``token_url``
-  (:class:`OutboundCredentials`, cached until shortly before it expires).
+  (:class:`OutboundCredentials`, kept sealed until shortly before it expires). Both live in
+  the database through :class:`connector.dsp.trust.TrustStore`, so several server processes
+  and a separate worker share them.
 
-Nothing here imports Flask or reads the database (``config`` parses participants with it);
-:mod:`connector.dsp.principals` turns a participant into a local principal.
+Nothing here imports Flask or queries the database itself (``config`` parses participants with
+it); :mod:`connector.dsp.principals` turns a participant into a local principal.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import ipaddress
@@ -34,10 +37,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.adapters.safety import Resolver, refusal, system_resolver
 from connector.errors import BadRequest, ConnectorError, Unauthorized
+
+if TYPE_CHECKING:
+    from connector.dsp.trust import TrustStore
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -223,35 +229,28 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _instant(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 class TokenIssuer:
-    """Short-lived opaque access tokens for OAuth2 participants, kept only as SHA-256 hashes.
+    """Short-lived opaque access tokens for OAuth2 participants, kept only as SHA-256 hashes in
+    the database, so every server process honours a token any of them issued."""
 
-    Tokens live in this process's memory: with several server processes, run one, or use
-    bearer credentials (see docs/dsp.md).
-    """
-
-    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: TrustStore, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
 
     def issue(self, participant: Participant) -> tuple[str, int]:
         """A new token for ``participant`` and its lifetime in seconds."""
         token = "dspt_" + secrets.token_urlsafe(32)
-        now = self._clock()
-        with self._lock:
-            self._tokens = {h: v for h, v in self._tokens.items() if v[1] > now}  # drop expired ones
-            self._tokens[_hash(token)] = (participant.id, now + self.ttl_seconds)
+        self.store.add_token(_hash(token), participant.id, _instant(self._clock() + self.ttl_seconds))
         return token, int(self.ttl_seconds)
 
     def holder(self, token: str) -> str | None:
         """The participant id a live token was issued to, else None."""
-        with self._lock:
-            found = self._tokens.get(_hash(token))
-        if found is None or found[1] <= self._clock():
-            return None
-        return found[0]
+        return self.store.token_holder(_hash(token), _instant(self._clock()))
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -324,17 +323,22 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> 
         return exc.code, exc.read(64 * 1024)
 
 
-class OutboundCredentials:
-    """The ``Authorization`` header to send to a participant, OAuth2 tokens cached per participant."""
+#: The kind of :class:`connector.dsp.trust.TrustStore` secret holding a token a participant gave us.
+OUTBOUND_TOKEN = "outbound-token"  # noqa: S105  (a kind name, not a token)
 
-    def __init__(self, registry: ParticipantRegistry, *, fetch: Fetch = _post, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+
+class OutboundCredentials:
+    """The ``Authorization`` header to send to a participant. OAuth2 tokens are kept sealed in
+    the database until shortly before they expire, shared by every process."""
+
+    def __init__(self, registry: ParticipantRegistry, store: TrustStore, *, fetch: Fetch = _post,
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time) -> None:
         self.registry = registry
+        self.store = store
         self._fetch = fetch
         self._timeout = timeout
         self._clock = clock
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one token request at a time in this process
 
     def authorization(self, participant: Participant) -> str:
         """``Bearer <token>`` for ``participant``; ParticipantUnreachable when no token can be had."""
@@ -342,17 +346,16 @@ class OutboundCredentials:
         if isinstance(credential, BearerCredential):
             return "Bearer " + self.registry.secret(participant)
         with self._lock:
-            cached = self._cache.get(participant.id)
-            if cached and cached[1] > self._clock():
-                return "Bearer " + cached[0]
-            token, expires_at = self._request_token(participant, credential)
-            self._cache[participant.id] = (token, expires_at)
+            cached = self.store.get_secret(OUTBOUND_TOKEN, participant.id, _instant(self._clock()))
+            if cached is not None:
+                return "Bearer " + cached
+            token, renew_at = self._request_token(participant, credential)
+            self.store.put_secret(OUTBOUND_TOKEN, participant.id, token, _instant(renew_at))
             return "Bearer " + token
 
     def forget(self, participant: Participant) -> None:
-        """Drop a cached token (after the participant refused it)."""
-        with self._lock:
-            self._cache.pop(participant.id, None)
+        """Drop a kept token (after the participant refused it)."""
+        self.store.drop_secret(OUTBOUND_TOKEN, participant.id)
 
     def _request_token(self, participant: Participant, credential: OAuth2Credential) -> tuple[str, float]:
         form = {"grant_type": "client_credentials", "client_id": credential.client_id,

@@ -26,6 +26,7 @@ from connector.dsp.participants import (
     TokenIssuer,
     authenticate,
 )
+from connector.dsp.trust import TrustStore
 from connector.errors import ConnectorError
 from connector.http import json_body, json_response
 
@@ -40,11 +41,13 @@ ErrorMessage = Callable[[str, str, str, list[str]], dict[str, Any]]
 
 @dataclass
 class DspContext:
-    """Participants, our token issuer and outbound credentials, built once per application."""
+    """Participants, our token issuer and outbound credentials, built once per application,
+    over the trust state every process shares."""
 
     participants: ParticipantRegistry
     tokens: TokenIssuer
     outbound: OutboundCredentials
+    trust: TrustStore
 
 
 def context() -> DspContext:

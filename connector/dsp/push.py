@@ -1,5 +1,5 @@
 """Push transfers to S3 (``AmazonS3-PUSH``): the consumer's data address, its admission, the copy,
-and the in-memory keeping of its credentials.
+and the keeping of its credentials.
 
 The consumer names an S3 (or S3-compatible) bucket in its ``TransferRequestMessage``: a DSP
 ``DataAddress`` of ``endpointType`` ``AmazonS3`` (EDC's name) whose ``endpointProperties`` are
@@ -7,23 +7,28 @@ EDC's AmazonS3 keys: ``bucketName`` (required), ``objectPrefix``, ``region``,
 ``endpointOverride`` (an S3-compatible store; the address's ``endpoint`` is read the same way),
 ``accessKeyId`` and ``secretAccessKey`` (together) and ``sessionToken``.
 
-Credentials never reach the database or a log: :class:`SecretStore` holds them in the memory of
-the server process, keyed by the transfer's process id, until the push (provider) or the
-request (consumer) is done; the stored rows and outbox messages carry ``(withheld)`` instead.
-A restart in between loses them, and the transfer ends with ``push-credentials-lost``.
+Credentials never reach a log nor rest in clear: :class:`SecretStore` keeps them sealed
+(``SECRETS_KEY``) in the database, keyed by the transfer's process id, until the push
+(provider) or the request (consumer) is done, at most :data:`PUSH_ADDRESS_TTL`; the transfer
+rows and outbox messages carry ``(withheld)`` instead. Any process may pick the push up.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import posixpath
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from connector.adapters.errors import SourceError
 from connector.adapters.safety import Allowlist, check_url
+
+if TYPE_CHECKING:
+    from connector.dsp.trust import TrustStore
 
 PUSH_FORMAT = "AmazonS3-PUSH"
 S3_ENDPOINT_TYPE = "AmazonS3"
@@ -163,24 +168,37 @@ class PushFailed(Exception):
     """The copy to the consumer's bucket failed (message free of credentials)."""
 
 
-class SecretStore:
-    """Push addresses with their credentials, in process memory only, keyed by process id."""
+#: The kind of :class:`connector.dsp.trust.TrustStore` secret holding a push address.
+PUSH_ADDRESS = "push-address"
+#: How long a push address is kept at most: the push (or the request, on the consumer side)
+#: normally ends much sooner and drops it; a transfer still waiting after this ends with
+#: ``push-credentials-lost``.
+PUSH_ADDRESS_TTL = dt.timedelta(days=7)
 
-    def __init__(self) -> None:
-        self._items: dict[str, S3Address] = {}
-        self._lock = threading.Lock()
+
+class SecretStore:
+    """Push addresses with their credentials, sealed in the database (so the worker that pushes
+    need not be the process that received the request), keyed by our process id."""
+
+    def __init__(self, store: TrustStore, *, ttl: dt.timedelta = PUSH_ADDRESS_TTL,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._clock = clock
 
     def put(self, pid: str, address: S3Address) -> None:
-        with self._lock:
-            self._items[pid] = address
+        self.store.put_secret(PUSH_ADDRESS, pid, json.dumps(dataclasses.asdict(address)),
+                              self._clock() + self.ttl)
 
     def get(self, pid: str) -> S3Address | None:
-        with self._lock:
-            return self._items.get(pid)
+        """The address kept for ``pid``, unless expired or dropped; SecretsKeyMismatch when it
+        was sealed under another ``SECRETS_KEY``."""
+        kept = self.store.get_secret(PUSH_ADDRESS, pid, self._clock())
+        return None if kept is None else S3Address(**json.loads(kept))
 
-    def drop(self, pid: str) -> None:
-        with self._lock:
-            self._items.pop(pid, None)
+    def drop(self, pid: str, *, session: Any = None) -> None:
+        """Forget the address of ``pid`` (in ``session``'s transaction when given)."""
+        self.store.drop_secret(PUSH_ADDRESS, pid, session=session)
 
     def __repr__(self) -> str:
-        return f"SecretStore({len(self._items)} held)"
+        return "SecretStore(sealed in the database)"

@@ -75,6 +75,7 @@ def deliver(app: Flask) -> int:
     """Advance transfers (running their staging jobs when inline), then deliver the outbox of
     negotiations and transfers: what the worker does each tick. Returns messages delivered."""
     unit = UnitOfWork(app.extensions["connector"].session_factory)
+    app.extensions["dsp"].trust.purge_expired(utcnow())  # expired tokens and secrets
     service.advance(unit, _current(app))
     return deliver_pending(unit, runtime_of(app))
 

@@ -113,7 +113,7 @@ def _terminate(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, co
                reasons: list[str], now: dt.datetime) -> None:
     """End the transfer on our side with a reason and tell the peer."""
     process.end(transfer, code, reasons, now)
-    runtime.base.secrets.drop(transfer.pid)
+    runtime.base.secrets.drop(transfer.pid, session=uow.session)  # with the termination
     if transfer.counter_pid:
         _send(uow, transfer, runtime, "/termination", messages.termination(*pids(transfer), code, reasons),
               now)
@@ -494,11 +494,11 @@ def _renew_lease(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) ->
 
 def _begin_push(uow: UnitOfWork, transfer: Transfer, runtime: TransferRuntime, now: dt.datetime) -> bool:
     """STARTED, and ``TransferStartMessage`` (no data address) queued; False when the push
-    address was lost with a restart (the transfer is terminated)."""
+    address is no longer kept (the transfer is terminated)."""
     if runtime.base.secrets.get(transfer.pid) is None:
         _terminate(uow, transfer, runtime, "push-credentials-lost",
-                   ["the push address and its credentials are held in memory only and were lost "
-                    "(the provider restarted); request the transfer again"], now)
+                   ["the push address and its credentials are no longer kept (expired or dropped); "
+                    "request the transfer again"], now)
         return False
     _set_state(transfer, _move(transfer, "TransferStartMessage", Role.PROVIDER), now)
     _send(uow, transfer, runtime, "/start", messages.start(*pids(transfer)), now)

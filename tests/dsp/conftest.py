@@ -52,7 +52,8 @@ def clean_dsp_tables(clean_database: str):
     yield clean_database
     engine = db.make_engine(clean_database)
     with engine.begin() as connection:
-        for table in ("dsp_outbox", "dsp_transfers", "dsp_negotiations"):
+        for table in ("dsp_outbox", "dsp_transfers", "dsp_negotiations", "dsp_issued_tokens",
+                      "dsp_sealed_secrets"):
             connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608  (fixed table names)
     engine.dispose()
 

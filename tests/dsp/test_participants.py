@@ -4,13 +4,16 @@ credentials), outbound Authorization headers, and the callback-address rule."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from connector.app import create_app
 from connector.config import ConfigError, load_config
+from connector.dsp.models import IssuedToken
 from connector.dsp.participants import (
     CallbackRefused,
     OutboundCredentials,
@@ -133,8 +136,9 @@ def test_oauth2_client_gets_a_short_lived_token_that_opens_the_catalog(dsp, acto
     assert answer["token_type"] == "Bearer" and answer["expires_in"] == 300
     opened = dsp.post(CATALOG, json=catalog_request(), headers=bearer(answer["access_token"]))
     assert opened.status_code == 200
-    stored = repr(app.extensions["dsp"].tokens._tokens)
-    assert answer["access_token"] not in stored  # kept as a hash only
+    with app.extensions["connector"].session_factory() as session:
+        stored = [(row.token_hash, row.participant_id) for row in session.scalars(select(IssuedToken))]
+    assert stored == [(hashlib.sha256(answer["access_token"].encode()).hexdigest(), "urn:partner:oauth")]
 
 
 def test_oauth2_client_may_authenticate_with_http_basic(dsp, actors):
@@ -162,13 +166,13 @@ def test_token_request_as_json_is_refused(dsp):
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
 
 
-def test_an_expired_token_no_longer_authenticates():
+def test_an_expired_token_no_longer_authenticates(app):
     now = [1000.0]
     registry = ParticipantRegistry(OWN_ID, parse_participants(PARTICIPANTS),
                                    {"DSP_TEST_PARTNER_TOKEN": PARTNER_TOKEN,
                                     "DSP_TEST_RADAR_TOKEN": PARTNER_TOKEN[::-1],
                                     "DSP_TEST_OAUTH_SECRET": OAUTH_SECRET})
-    issuer = TokenIssuer(60, clock=lambda: now[0])
+    issuer = TokenIssuer(app.extensions["dsp"].trust, 60, clock=lambda: now[0])
     token, lifetime = issuer.issue(registry.get("urn:partner:oauth"))
     assert lifetime == 60 and issuer.holder(token) == "urn:partner:oauth"
     now[0] += 59
@@ -199,16 +203,16 @@ def _registry(token_url: str, secret: str = OAUTH_SECRET) -> ParticipantRegistry
         "DSP_TEST_OAUTH_SECRET": secret})
 
 
-def test_outbound_bearer_header_is_the_shared_token():
+def test_outbound_bearer_header_is_the_shared_token(app):
     registry = _registry("http://127.0.0.1:9/token")
-    assert OutboundCredentials(registry).authorization(registry.get("urn:partner:cardio")) == (
-        f"Bearer {PARTNER_TOKEN}")
+    outbound = OutboundCredentials(registry, app.extensions["dsp"].trust)
+    assert outbound.authorization(registry.get("urn:partner:cardio")) == f"Bearer {PARTNER_TOKEN}"
 
 
-def test_outbound_oauth2_token_is_fetched_cached_and_renewed_after_expiry(served, dsp, actors):
+def test_outbound_oauth2_token_is_fetched_cached_and_renewed_after_expiry(served, dsp, actors, app):
     registry = _registry(served + TOKEN)
     now = [0.0]
-    outbound = OutboundCredentials(registry, clock=lambda: now[0])
+    outbound = OutboundCredentials(registry, app.extensions["dsp"].trust, clock=lambda: now[0])
     partner = registry.get("urn:partner:oauth")
     first = outbound.authorization(partner)
     assert first.startswith("Bearer dspt_")
@@ -219,16 +223,18 @@ def test_outbound_oauth2_token_is_fetched_cached_and_renewed_after_expiry(served
     assert outbound.authorization(partner) != first
 
 
-def test_outbound_oauth2_refused_by_the_token_endpoint_is_reported(served):
+def test_outbound_oauth2_refused_by_the_token_endpoint_is_reported(served, app):
     registry = _registry(served + TOKEN, secret="a-different-secret-0123")
     with pytest.raises(ParticipantUnreachable, match=r"answered 401 \(invalid_client\)"):
-        OutboundCredentials(registry).authorization(registry.get("urn:partner:oauth"))
+        OutboundCredentials(registry, app.extensions["dsp"].trust).authorization(
+            registry.get("urn:partner:oauth"))
 
 
-def test_outbound_oauth2_to_a_closed_port_is_reported():
+def test_outbound_oauth2_to_a_closed_port_is_reported(app):
     registry = _registry("http://127.0.0.1:9/token")
     with pytest.raises(ParticipantUnreachable, match="failed"):
-        OutboundCredentials(registry, timeout=2).authorization(registry.get("urn:partner:oauth"))
+        OutboundCredentials(registry, app.extensions["dsp"].trust, timeout=2).authorization(
+            registry.get("urn:partner:oauth"))
 
 
 # --- callback addresses -----------------------------------------------------------------

@@ -34,7 +34,7 @@ def app(clean_dsp_tables: str, clean_database: str, tmp_path: Path, dsp_env: Non
     participants = [dict(PARTICIPANTS[0], address=recorder.url + "/partner/dsp"), *PARTICIPANTS[1:]]
     application = create_app(dsp_config(clean_database, tmp_path, DSP_PARTICIPANTS=participants,
                                         PUBLIC_BASE_URL=f"http://127.0.0.1:{free_port()}",
-                                        SOURCE_ROOTS=[str(source.parent)],
+                                        SOURCE_ROOTS={"*": [str(source.parent)]},
                                         STORAGE_URL=str(tmp_path / "tier")))
     application.extensions["dsp_negotiation"].deliver_inline = False
     application.extensions["dsp_transfer"].deliver_inline = False

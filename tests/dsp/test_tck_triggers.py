@@ -47,7 +47,7 @@ def app(clean_dsp_tables: str, clean_database: str, consumer_database: str, tmp_
         dsp_env: None, source_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with two_connectors(clean_database, consumer_database, tmp_path, monkeypatch,
                         provider={"STORAGE_URL": str(tmp_path / "provider-tier"),
-                                  "SOURCE_ROOTS": [str(source_file.parent)]},
+                                  "SOURCE_ROOTS": {"*": [str(source_file.parent)]}},
                         consumer={"STORAGE_URL": str(tmp_path / "consumer-tier"),
                                   "DSP_TRIGGERS": True}) as provider:
         yield provider
