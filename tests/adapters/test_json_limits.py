@@ -36,7 +36,10 @@ CHILD = textwrap.dedent("""
         outcome = {"rows": table.num_rows}
     except ConnectorError as exc:
         outcome = {"error": type(exc).__name__, "detail": exc.detail}
-    outcome["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries the forking parent's peak into ru_maxrss across exec.
+    with open("/proc/self/status") as status:
+        peak = next(line for line in status if line.startswith("VmHWM:"))
+    outcome["maxrss_mib"] = int(peak.split()[1]) / 1024
     print(json.dumps(outcome))
 """)
 
