@@ -51,24 +51,27 @@ def _string_quotes(arr: np.ndarray, backslashes: int) -> tuple[np.ndarray, int]:
     is not JSON at all, and the parser stops there before any bracket this scan misjudges.
     """
     quotes = np.flatnonzero(arr == _QUOTE)
-    if not backslashes and not (arr == _BACKSLASH).any():
+    if not backslashes and arr.tobytes().find(b"\\") < 0:
         return quotes, 0
     slashes = np.flatnonzero(arr == _BACKSLASH)
-    if not len(slashes):
-        return (quotes[1:] if backslashes % 2 and len(quotes) and quotes[0] == 0 else quotes), 0
-    index = np.arange(len(slashes))
-    starts = np.ones(len(slashes), dtype=bool)
-    starts[1:] = slashes[1:] != slashes[:-1] + 1
-    first = np.maximum.accumulate(np.where(starts, index, 0))  # where each one's run starts
-    runs = index - first + 1  # the run's length up to and including each backslash
-    if backslashes and slashes[0] == 0:
-        runs[first == 0] += backslashes
-    before = np.searchsorted(slashes, quotes) - 1  # the last backslash before each quote
-    adjacent = (before >= 0) & (slashes[np.maximum(before, 0)] == quotes - 1)
-    escaped = adjacent & (runs[np.maximum(before, 0)] % 2 == 1)
+    trailing = 0
+    escaped = np.zeros(len(quotes), dtype=bool)
+    if len(slashes):
+        index = np.arange(len(slashes))
+        starts = np.ones(len(slashes), dtype=bool)
+        starts[1:] = slashes[1:] != slashes[:-1] + 1
+        first = np.maximum.accumulate(np.where(starts, index, 0))  # where each one's run starts
+        runs = index - first + 1  # the run's length up to and including each backslash
+        if backslashes and slashes[0] == 0:
+            runs[first == 0] += backslashes
+        # Only quotes right after a backslash can be escaped: look those few up.
+        after = np.flatnonzero(arr[np.maximum(quotes - 1, 0)] == _BACKSLASH)
+        after = after[quotes[after] > 0]
+        last = np.searchsorted(slashes, quotes[after]) - 1  # the backslash just before
+        escaped[after] = runs[last] % 2 == 1
+        trailing = int(runs[-1]) if slashes[-1] == len(arr) - 1 else 0
     if backslashes % 2 and len(quotes) and quotes[0] == 0:
         escaped[0] = True
-    trailing = int(runs[-1]) if slashes[-1] == len(arr) - 1 else 0
     return quotes[~escaped], trailing
 
 
@@ -91,12 +94,15 @@ def scan(arr: np.ndarray, state: ScanState, *, lines: bool) -> tuple[np.ndarray,
     quotes, state.backslashes = _string_quotes(arr, state.backslashes)
     folded = arr & 0xDF
     brackets = np.flatnonzero((folded == _OPEN) | (folded == _CLOSE))
-    before = np.searchsorted(quotes, brackets)  # delimiters before each bracket
+    delimiters = np.zeros(len(arr), dtype=np.int32)
+    delimiters[quotes] = 1
+    counted = np.cumsum(delimiters, out=delimiters)  # dense: faster than a search per bracket
+    before = counted[brackets]  # delimiters before each bracket (a bracket is not a quote)
     newlines = np.flatnonzero(arr == _NEWLINE) if lines else np.empty(0, dtype=np.intp)
     if len(newlines):
         line = np.searchsorted(newlines, brackets)  # newlines before each bracket
         fresh = line > 0
-        start_quotes = np.searchsorted(quotes, newlines)
+        start_quotes = counted[newlines]
         base = np.where(fresh, start_quotes[np.maximum(line - 1, 0)], 0)
         parity = (before - base + np.where(fresh, 0, int(state.in_string))) & 1
     else:
@@ -133,6 +139,7 @@ class JsonLinesLimits(Reader):
         self._lines = 0  # newlines passed on so far
         self._tail = b""  # the unfinished last line (for an exact scan from its start)
         self._tail_opens = 0  # a bound on its opening brackets
+        self._state: ScanState | None = None  # the exact state at the end of the tail, if scanned
         self._scratch = np.empty(0, dtype=np.uint8)
         self._flags = np.empty(0, dtype=bool)
 
@@ -148,9 +155,9 @@ class JsonLinesLimits(Reader):
         newline = data.find(b"\n")
         last = data.rfind(b"\n")
         newlines = self._screen(np.frombuffer(data, dtype=np.uint8))
-        if newlines < 0:
-            self._exact(data)
-            newlines = data.count(b"\n")
+        if newlines < 0 or self._state is not None:
+            self._exact(data, newline >= 0)
+            newlines = data.count(b"\n") if newlines < 0 else newlines
         self._check_length(data, newline, last)
         if newline >= 0:
             self._tail = data[last + 1:]
@@ -184,15 +191,20 @@ class JsonLinesLimits(Reader):
             return -1
         return int(block_ends.sum())
 
-    def _exact(self, data: bytes) -> None:
-        text = self._tail + data
-        brackets, depths = scan(np.frombuffer(text, dtype=np.uint8), ScanState(), lines=True)
+    def _exact(self, data: bytes, ends_line: bool) -> None:
+        """Scan exactly from the start of the unfinished line, or on from where the last exact
+        scan stopped inside it (a long line is not scanned again read after read)."""
+        if self._state is None:
+            state, text, start = ScanState(), self._tail + data, self._offset - len(self._tail)
+        else:
+            state, text, start = self._state, data, self._offset
+        brackets, depths = scan(np.frombuffer(text, dtype=np.uint8), state, lines=True)
         deep = np.flatnonzero(depths > self._max_depth)
         if len(deep):
             at = int(brackets[deep[0]])
             line = self._lines + text.count(b"\n", 0, at) + 1
-            start = self._offset - len(self._tail) + at
-            raise depth_error(self._name, self._max_depth, f"line {line} (at byte {start} of the text)")
+            raise depth_error(self._name, self._max_depth, f"line {line} (at byte {start + at} of the text)")
+        self._state = None if ends_line else state
 
     def _check_length(self, data: bytes, newline: int, last: int) -> None:
         limit, tail = self._max_record, len(self._tail)
