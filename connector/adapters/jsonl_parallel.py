@@ -14,10 +14,10 @@ the last newline of the chunk (:mod:`~connector.adapters.chunked` does the rest)
   error is raised with the record number and the byte where its line starts, in the decoded
   text; the streaming reader only counts rows within its 1 MiB block.
 * A first chunk that ``open_json`` refuses (a bad first block, or only blank lines), and a line
-  longer than ``MAX_RECORD_CHUNKS`` chunks, go to the serial reader (pyarrow's JSON reader, unlike
-  its CSV reader, reads a line across several blocks);
-  :class:`~connector.adapters.json_limits.JsonLinesLimits` has already refused any line longer
-  than ``max_record_bytes``.
+  longer than ``MAX_RECORD_CHUNKS`` chunks, go to the serial reader, whose blocks are then
+  ``max_record_bytes`` long (pyarrow refuses some lines longer than its block: "straddling
+  object"); :class:`~connector.adapters.json_limits.JsonLinesLimits` has already refused any
+  line longer than that.
 """
 
 from __future__ import annotations
@@ -64,8 +64,10 @@ class ParallelJsonLinesReader(ChunkedReader):
         if first is None and self._pending is not None:
             raise self._pending
         if first is None:  # empty, or one huge line: the serial reader decides
+            self._serial_block_size = self._serial_block(read.block_size)
+            long_read = pa_json.ReadOptions(block_size=self._serial_block_size, use_threads=True)
             try:
-                self._serial = pa_json.open_json(Prefixed(self._carry, text), read_options=read,
+                self._serial = pa_json.open_json(Prefixed(self._carry, text), read_options=long_read,
                                                  parse_options=parse)
             except PARSE_ERRORS as exc:
                 raise self._too_long(exc, self._serial_block_size) from exc
@@ -145,7 +147,8 @@ class ParallelJsonLinesReader(ChunkedReader):
                             f"{self._serial_start})") from exc
 
     def _open_serial(self, rest: BinaryIO) -> Any:
-        read = pa_json.ReadOptions(block_size=self._block_size, use_threads=True)
+        self._serial_block_size = self._serial_block(self._block_size)
+        read = pa_json.ReadOptions(block_size=self._serial_block_size, use_threads=True)
         try:
             return pa_json.open_json(rest, read_options=read, parse_options=self._fixed)
         except PARSE_ERRORS as exc:

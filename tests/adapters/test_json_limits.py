@@ -176,3 +176,21 @@ def test_the_limits_reach_the_source_spec_from_the_configuration():
     spec = source_spec({"downloadURL": "file:///data/x.jsonl", "format": "jsonl"},
                        StagingSettings.from_config(config))
     assert (spec.max_json_depth, spec.max_record_bytes) == (10, 1000)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_long_line_of_many_small_objects_reads_and_a_deep_one_after_it_is_named(tmp_path, threads):
+    # Far more opening brackets than the limit on one line: scanned exactly, across many reads.
+    items = [{"a": i, "b": [i], "s": 'q"[\\'} for i in range(20_000)]
+    line = json.dumps({"items": items})
+    ok = tmp_path / "wide.jsonl"
+    ok.write_text(line + "\n" + line + "\n")
+    # The serial reader needs a block longer than the line; the parallel one hands it over.
+    options = {"csv_threads": threads, "block_size": (1 << 20) if threads == 1 else 64 << 10,
+               "csv_chunk_bytes": 64 << 10}
+    assert read(ok, **options).column("items")[1].as_py()[19_999] == items[19_999]
+    deep = tmp_path / "wide-then-deep.jsonl"
+    deep.write_text(line + "\n" + line[:-2] + ", " + nested(70) + "]}\n")
+    detail = error_of(deep, **options).detail
+    at = len(line) + 1 + len(line) - 2 + 2 + 5 * 62  # line 2's 63rd "{": depth 65
+    assert f"line 2 (at byte {at} of the text)" in detail
