@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE_DEADLINE_SECONDS": 6 * 3600.0,
     "SOURCE_READ_TIMEOUT": 60.0,
     "CSV_PARSE_THREADS": None,
+    "SOURCE_MAX_JSON_DEPTH": 64,
+    "SOURCE_MAX_RECORD_BYTES": 16 << 20,
     "PARQUET_ENCODE_THREADS": None,
     "ARROW_MEMORY_POOL": "jemalloc",
     "JOB_LEASE_SECONDS": 300,
@@ -113,6 +115,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "SOURCE_DEADLINE_SECONDS": (int, float),
     "SOURCE_READ_TIMEOUT": (int, float),
     "CSV_PARSE_THREADS": (int, type(None)),
+    "SOURCE_MAX_JSON_DEPTH": (int,),
+    "SOURCE_MAX_RECORD_BYTES": (int,),
     "PARQUET_ENCODE_THREADS": (int, type(None)),
     "ARROW_MEMORY_POOL": (str,),
     "JOB_LEASE_SECONDS": (int,),
@@ -254,7 +258,8 @@ def _validate(config: Mapping[str, Any]) -> None:
     for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT",
                 "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS",
                 "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES", "JOB_MAX_CRASHES",
-                "JOB_MEMORY_LIMIT", "JOB_CPU_SECONDS", "JOB_OPEN_FILES"):
+                "JOB_MEMORY_LIMIT", "JOB_CPU_SECONDS", "JOB_OPEN_FILES", "SOURCE_MAX_JSON_DEPTH",
+                "SOURCE_MAX_RECORD_BYTES"):
         if config[key] is not None and config[key] <= 0:
             raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
     if config["CSV_PARSE_THREADS"] is not None and config["CSV_PARSE_THREADS"] < 1:

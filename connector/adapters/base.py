@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 
 from connector.adapters import compression as comp
-from connector.adapters import csv_parallel, formats
+from connector.adapters import csv_parallel, formats, json_limits
 from connector.adapters.errors import (
     InvalidSourceSpec,
     SourceFormatError,
@@ -54,8 +54,10 @@ class SourceSpec:
     then magic bytes); ``compression="none"`` says the bytes are not compressed.
     ``schema`` (Arrow) or ``fields`` (Frictionless-like) fix the columns; otherwise they are
     inferred. ``csv_threads`` parse CSV in parallel in chunks of ``csv_chunk_bytes`` (None:
-    ``CONNECTOR_CSV_PARSE_THREADS``, else the CPUs; 1: the serial reader). ``options`` are
-    adapter options (S3: ``endpoint_url``, ``anon``, ``region``).
+    ``CONNECTOR_CSV_PARSE_THREADS``, else the CPUs; 1: the serial reader). JSON and JSON Lines
+    records nested deeper than ``max_json_depth``, and records (lines, CSV rows, JSON array
+    items) longer than ``max_record_bytes``, are refused (:mod:`~connector.adapters.json_limits`).
+    ``options`` are adapter options (S3: ``endpoint_url``, ``anon``, ``region``).
     """
 
     url: str
@@ -82,6 +84,8 @@ class SourceSpec:
     block_size: int = DEFAULT_BLOCK_SIZE
     csv_threads: int | None = None
     csv_chunk_bytes: int = DEFAULT_CSV_CHUNK_BYTES
+    max_json_depth: int = json_limits.DEFAULT_MAX_DEPTH
+    max_record_bytes: int = json_limits.DEFAULT_MAX_RECORD_BYTES
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,7 +124,8 @@ class SourceSpec:
         for problem in field_errors(self.fields or ()):
             yield "fields", problem
         for name in ("max_bytes", "deadline", "connect_timeout", "read_timeout", "max_ratio",
-                     "block_size", "csv_threads", "csv_chunk_bytes"):
+                     "block_size", "csv_threads", "csv_chunk_bytes", "max_json_depth",
+                     "max_record_bytes"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                                       or value <= 0):

@@ -12,7 +12,9 @@ happen on the consumer's thread only; a read failure is raised after the chunks 
 
 Memory: the chunk being read, the chunks in flight (``threads + READ_AHEAD``), and the batches of
 the chunk being handed out; a record longer than ``MAX_RECORD_CHUNKS`` chunks sends the rest of the text
-to the serial reader instead of growing the buffer.
+to the serial reader instead of growing the buffer, with blocks of ``max_record_bytes``
+(``SOURCE_MAX_RECORD_BYTES``) so that it reads records up to that size; a longer one raises
+:class:`RecordTooLong` saying where it starts.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ MAX_RECORD_CHUNKS = 8
 # parsers idled about 10% of the time behind the Parquet encoder: docs/staging.md).
 READ_AHEAD = 2
 PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError)
+MAX_ARROW_BLOCK = 1 << 30  # pyarrow's block size is a 32-bit integer
+
+
+class RecordTooLong(pa.ArrowInvalid):
+    """A record did not fit the serial reader's block (pyarrow: "straddling object straddles two
+    block boundaries"); ``where`` says where it starts, ``limit`` is the block size."""
+
+    def __init__(self, where: str, limit: int) -> None:
+        super().__init__(where)
+        self.where, self.limit = where, limit
+
+
+def straddles(exc: BaseException) -> bool:
+    """Whether pyarrow failed because a record is longer than its block."""
+    return "straddling object" in str(exc)
+
+
+def record_block(block_size: int, max_record_bytes: int) -> int:
+    """The serial reader's block size where records may be long: pyarrow reads a record that
+    straddles one block boundary, so a block of ``max_record_bytes`` reads every allowed one."""
+    return min(max(block_size, max_record_bytes), MAX_ARROW_BLOCK)
 
 
 def parse_threads(spec: SourceSpec) -> int:
@@ -96,8 +119,10 @@ class ChunkedReader:
 
     schema: pa.Schema
 
-    def __init__(self, text: BinaryIO, *, threads: int, chunk_bytes: int, name_prefix: str) -> None:
+    def __init__(self, text: BinaryIO, *, threads: int, chunk_bytes: int, name_prefix: str,
+                 max_record_bytes: int) -> None:
         self._text = text
+        self._max_record_bytes = max_record_bytes
         self._threads = threads
         self._chunk_bytes = chunk_bytes
         self._name_prefix = name_prefix
@@ -183,6 +208,18 @@ class ChunkedReader:
         self._carry = b""
         self._serial_start = chunk.start
         return Prefixed(b"".join(parts), self._text)
+
+    def _serial_block(self, block_size: int) -> int:
+        """The serial reader's block size: large enough for every record ``max_record_bytes``
+        allows (it takes over after a long record, or after a chunk that was not trusted)."""
+        return record_block(block_size, self._max_record_bytes)
+
+    def _too_long(self, exc: BaseException, block_size: int) -> BaseException:
+        """``exc``, or :class:`RecordTooLong` saying where when a record did not fit the block."""
+        if not straddles(exc):
+            return exc
+        return RecordTooLong(f"a record after data row {self.rows} (in the text from byte "
+                             f"{self._serial_start})", block_size)
 
     def _start_serial(self, chunk: Chunk | None) -> None:
         """Hand the rest of the text, from ``chunk`` (or the carry), to the serial reader."""

@@ -43,7 +43,9 @@ from connector.adapters.chunked import (
     block_batches,
     count_byte,
     parse_threads,
+    straddles,
 )
+from connector.adapters.json_limits import DEFAULT_MAX_RECORD_BYTES
 from connector.adapters.streams import Prefixed
 
 if TYPE_CHECKING:
@@ -88,18 +90,25 @@ class ParallelCsvReader(ChunkedReader):
 
     def __init__(self, text: BinaryIO, *, read: pa_csv.ReadOptions, parse: pa_csv.ParseOptions,
                  convert: pa_csv.ConvertOptions, quotechar: str | None, threads: int,
-                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                 max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
         super().__init__(text, threads=threads, chunk_bytes=max(chunk_bytes, read.block_size),
-                         name_prefix="connector-csv")
+                         name_prefix="connector-csv", max_record_bytes=max_record_bytes)
         self._read, self._parse, self._convert = read, parse, convert
         self._quote = ord(quotechar) if quotechar else None
         self._chunk_error: Exception | None = None
+        self._serial_block_size = read.block_size
         first = self._next_chunk()
         if first is None and self._pending is not None:
             raise self._pending
         if first is None:  # nothing to cut (empty, or one huge record): the serial reader decides
-            self._serial = pa_csv.open_csv(Prefixed(self._carry, text), read_options=read,
-                                           parse_options=parse, convert_options=convert)
+            long_read = copy.copy(read)
+            long_read.block_size = self._serial_block_size = self._serial_block(read.block_size)
+            try:
+                self._serial = pa_csv.open_csv(Prefixed(self._carry, text), read_options=long_read,
+                                               parse_options=parse, convert_options=convert)
+            except PARSE_ERRORS as exc:
+                raise self._too_long(exc, long_read.block_size) from exc
             self._carry = b""
             self.schema = self._serial.schema
             return
@@ -165,12 +174,15 @@ class ParallelCsvReader(ChunkedReader):
         return batches if self._trusted(batches) else None
 
     def _open_serial(self, rest: BinaryIO) -> Any:
-        read = pa_csv.ReadOptions(block_size=self._read.block_size, use_threads=True,
+        self._serial_block_size = self._serial_block(self._read.block_size)
+        read = pa_csv.ReadOptions(block_size=self._serial_block_size, use_threads=True,
                                   column_names=self.schema.names)
         try:  # open_csv parses its first block already
             return pa_csv.open_csv(rest, read_options=read, parse_options=self._parse,
                                    convert_options=self._fixed_convert)
         except PARSE_ERRORS as exc:
+            if straddles(exc):
+                raise self._too_long(exc, read.block_size) from exc
             raise type(exc)(f"{exc} ({self._where(exc, self.rows)})") from exc
 
     def _serial_batches(self) -> Iterator[pa.RecordBatch]:
@@ -178,6 +190,8 @@ class ParallelCsvReader(ChunkedReader):
         try:
             yield from super()._serial_batches()
         except PARSE_ERRORS as exc:
+            if straddles(exc):
+                raise self._too_long(exc, self._serial_block_size) from exc
             if self._pool is None:  # the serial reader from the start: its own message
                 raise
             raise type(exc)(f"{exc} ({self._where(exc, before)})") from exc
@@ -195,4 +209,5 @@ def open_parallel(text: BinaryIO, spec: SourceSpec, *, read: pa_csv.ReadOptions,
                   parse: pa_csv.ParseOptions, convert: pa_csv.ConvertOptions) -> ParallelCsvReader:
     """A :class:`ParallelCsvReader` for ``text`` with ``spec``'s threads and chunk size."""
     return ParallelCsvReader(text, read=read, parse=parse, convert=convert, quotechar=spec.quotechar,
-                             threads=parse_threads(spec), chunk_bytes=spec.csv_chunk_bytes)
+                             threads=parse_threads(spec), chunk_bytes=spec.csv_chunk_bytes,
+                             max_record_bytes=spec.max_record_bytes)

@@ -7,6 +7,8 @@ Arrow record batches out, streaming, with one schema fixed before the first batc
   same rows, types and errors (:mod:`~connector.adapters.csv_parallel`).
 * JSON Lines: ``pyarrow.json.open_json``, the same way; in parallel chunks cut at newlines
   with two or more parser threads (:mod:`~connector.adapters.jsonl_parallel`).
+* JSON and JSON Lines text is checked for nesting depth and record size as it streams, before
+  pyarrow or ijson see it (:mod:`~connector.adapters.json_limits`).
 * JSON arrays: ``ijson`` walks the array; records are grouped into batches of at most
   ``block_size`` input bytes (or 65,536 records), so memory stays bounded.
 * Parquet: ``ParquetFile(pre_buffer=False).iter_batches``; needs random access, so a stream
@@ -32,8 +34,15 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from connector.adapters import csv_parallel, jsonl_parallel
+from connector.adapters.chunked import RecordTooLong, straddles
 from connector.adapters.compression import split_suffix
-from connector.adapters.errors import SchemaMismatch, SourceFormatError, UnsupportedSource
+from connector.adapters.errors import SchemaMismatch, SourceFormatError, SourceTooLarge, UnsupportedSource
+from connector.adapters.json_limits import (
+    RECORD_SETTING,
+    JsonDocumentLimits,
+    JsonLinesLimits,
+    record_error,
+)
 from connector.adapters.streams import Prefixed, Reader, TranscodingReader, spool
 
 if TYPE_CHECKING:
@@ -50,6 +59,7 @@ MEDIA_TYPES = {"text/csv": "csv", "application/csv": "csv", "text/tab-separated-
                "application/vnd.apache.arrow.file": "arrow",
                "application/vnd.apache.arrow.stream": "arrow"}
 JSON_ARRAY_ROWS = 65_536
+THREADS_SETTING = "CSV_PARSE_THREADS"
 _CSV_COLUMN = re.compile(r"In CSV column #(\d+): ")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -100,16 +110,34 @@ class TableReader:
     """Batches of one table; ``schema`` is fixed before the first batch."""
 
     schema: pa.Schema
+    block_size: int | None = None  # the serial pyarrow reader's, for the record-too-long message
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.rows = 0
         self._closers: list[Any] = []
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         try:
-            yield from self._batches()
+            for batch in self._batches():
+                self.rows += batch.num_rows
+                yield batch
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise self._explain(exc) from exc
+            raise (self._too_long(exc) or self._explain(exc)) from exc
+
+    def _too_long(self, exc: Exception, block_size: int | None = None) -> SourceTooLarge | None:
+        """The error for a record longer than the reader's block, saying where and what raises
+        the limit (``SOURCE_MAX_RECORD_BYTES``; the serial reader's block is fixed)."""
+        if isinstance(exc, RecordTooLong):
+            return record_error(self.name, exc.limit, exc.where)
+        if not straddles(exc):
+            return None
+        block_size = block_size or self.block_size
+        block = f" of {block_size} bytes" if block_size else ""
+        return SourceTooLarge(
+            f"{self.name}: a record after data row {self.rows} is longer than the serial reader's "
+            f"block{block}; with two or more parser threads ({THREADS_SETTING}) records up to "
+            f"{RECORD_SETTING} are read", setting=RECORD_SETTING)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
@@ -159,6 +187,7 @@ class CsvReader(TableReader):
             null_values=list(spec.null_values) if spec.null_values is not None else None)
         text = _text(stream, spec, name)
         self._closers.append(text)
+        self.block_size = spec.block_size
         try:
             if csv_parallel.eligible(spec):
                 self._reader = csv_parallel.open_parallel(text, spec, read=read, parse=parse,
@@ -168,7 +197,7 @@ class CsvReader(TableReader):
                                                convert_options=convert)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             message = "the file is empty" if "Empty CSV" in str(exc) else str(exc)
-            raise SourceFormatError(f"{name}: {message}") from exc
+            raise (self._too_long(exc, read.block_size) or SourceFormatError(f"{name}: {message}")) from exc
         self._closers.append(self._reader)
         self.schema = self._reader.schema
         try:
@@ -213,9 +242,11 @@ class JsonLinesReader(TableReader):
         super().__init__(name)
         parse = pa_json.ParseOptions(explicit_schema=schema,
                                      unexpected_field_behavior="error" if schema is not None else "infer")
-        text = _text(stream, spec, name)
+        text = JsonLinesLimits(_text(stream, spec, name), name=name, max_depth=spec.max_json_depth,
+                               max_record_bytes=spec.max_record_bytes)
         self._closers.append(text)
         read = pa_json.ReadOptions(block_size=spec.block_size, use_threads=True)
+        self.block_size = spec.block_size
         try:
             if jsonl_parallel.eligible(spec):
                 self._reader = jsonl_parallel.open_parallel(text, spec, read=read, parse=parse)
@@ -223,7 +254,7 @@ class JsonLinesReader(TableReader):
                 self._reader = pa_json.open_json(text, read_options=read, parse_options=parse)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             message = "the file is empty" if "Empty JSON" in str(exc) else str(exc)
-            raise SourceFormatError(f"{name}: {message}") from exc
+            raise (self._too_long(exc, read.block_size) or SourceFormatError(f"{name}: {message}")) from exc
         self._closers.append(self._reader)
         self.schema = self._reader.schema
 
@@ -265,7 +296,9 @@ class JsonArrayReader(TableReader):
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise UnsupportedSource("JSON arrays need `pip install ijson`") from exc
         self._ijson = ijson
-        text = _text(stream, spec, name)
+        text = JsonDocumentLimits(_text(stream, spec, name), name=name, max_depth=spec.max_json_depth,
+                                  max_record_bytes=spec.max_record_bytes,
+                                  record_depth=len(spec.json_prefix.split(".")))
         self._closers.append(text)
         self._counter = _Counting(text)
         self._items = ijson.items(self._counter, spec.json_prefix, use_float=True)

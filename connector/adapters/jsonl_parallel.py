@@ -14,7 +14,10 @@ the last newline of the chunk (:mod:`~connector.adapters.chunked` does the rest)
   error is raised with the record number and the byte where its line starts, in the decoded
   text; the streaming reader only counts rows within its 1 MiB block.
 * A first chunk that ``open_json`` refuses (a bad first block, or only blank lines), and a line
-  longer than ``MAX_RECORD_CHUNKS`` chunks, go to the serial reader.
+  longer than ``MAX_RECORD_CHUNKS`` chunks, go to the serial reader, whose blocks are then
+  ``max_record_bytes`` long (pyarrow refuses some lines longer than its block: "straddling
+  object"); :class:`~connector.adapters.json_limits.JsonLinesLimits` has already refused any
+  line longer than that.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pyarrow.json as pa_json
 
 from connector.adapters import chunked
 from connector.adapters.chunked import PARSE_ERRORS, Chunk, ChunkedReader
+from connector.adapters.json_limits import DEFAULT_MAX_RECORD_BYTES
 from connector.adapters.streams import Prefixed
 
 if TYPE_CHECKING:
@@ -51,17 +55,22 @@ class ParallelJsonLinesReader(ChunkedReader):
     """
 
     def __init__(self, text: BinaryIO, *, read: pa_json.ReadOptions, parse: pa_json.ParseOptions,
-                 threads: int, chunk_bytes: int) -> None:
+                 threads: int, chunk_bytes: int, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
         super().__init__(text, threads=threads, chunk_bytes=max(chunk_bytes, read.block_size),
-                         name_prefix="connector-jsonl")
-        self._block_size = read.block_size
+                         name_prefix="connector-jsonl", max_record_bytes=max_record_bytes)
+        self._block_size = self._serial_block_size = read.block_size
         self._lines = 0  # newlines in the chunks handed out so far
         first = self._next_chunk()
         if first is None and self._pending is not None:
             raise self._pending
         if first is None:  # empty, or one huge line: the serial reader decides
-            self._serial = pa_json.open_json(Prefixed(self._carry, text), read_options=read,
-                                             parse_options=parse)
+            self._serial_block_size = self._serial_block(read.block_size)
+            long_read = pa_json.ReadOptions(block_size=self._serial_block_size, use_threads=True)
+            try:
+                self._serial = pa_json.open_json(Prefixed(self._carry, text), read_options=long_read,
+                                                 parse_options=parse)
+            except PARSE_ERRORS as exc:
+                raise self._too_long(exc, self._serial_block_size) from exc
             self._carry = b""
             self.schema = self._serial.schema
             return
@@ -130,18 +139,24 @@ class ParallelJsonLinesReader(ChunkedReader):
         try:
             yield from super()._serial_batches()
         except PARSE_ERRORS as exc:
+            if chunked.straddles(exc):
+                raise self._too_long(exc, self._serial_block_size) from exc
             if self._pool is None:  # the serial reader from the start: its own message
                 raise
             raise type(exc)(f"{exc} (after record {self.rows}, in the text from byte "
                             f"{self._serial_start})") from exc
 
     def _open_serial(self, rest: BinaryIO) -> Any:
-        read = pa_json.ReadOptions(block_size=self._block_size, use_threads=True)
-        return pa_json.open_json(rest, read_options=read, parse_options=self._fixed)
+        self._serial_block_size = self._serial_block(self._block_size)
+        read = pa_json.ReadOptions(block_size=self._serial_block_size, use_threads=True)
+        try:
+            return pa_json.open_json(rest, read_options=read, parse_options=self._fixed)
+        except PARSE_ERRORS as exc:
+            raise self._too_long(exc, self._serial_block_size) from exc
 
 
 def open_parallel(text: BinaryIO, spec: SourceSpec, *, read: pa_json.ReadOptions,
                   parse: pa_json.ParseOptions) -> ParallelJsonLinesReader:
     """A :class:`ParallelJsonLinesReader` for ``text`` with ``spec``'s threads and chunk size."""
     return ParallelJsonLinesReader(text, read=read, parse=parse, threads=chunked.parse_threads(spec),
-                                   chunk_bytes=spec.csv_chunk_bytes)
+                                   chunk_bytes=spec.csv_chunk_bytes, max_record_bytes=spec.max_record_bytes)

@@ -302,7 +302,9 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
     return SourceSpec(distribution.get("downloadURL") or distribution["accessURL"], format=fmt,
                       compression=compression, fields=fields, max_bytes=settings.max_source_bytes,
                       deadline=settings.source_deadline_seconds,
-                      read_timeout=settings.source_read_timeout, csv_threads=settings.csv_parse_threads)
+                      read_timeout=settings.source_read_timeout, csv_threads=settings.csv_parse_threads,
+                      max_json_depth=settings.source_max_json_depth,
+                      max_record_bytes=settings.source_max_record_bytes)
 
 
 def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None, *,

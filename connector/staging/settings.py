@@ -31,6 +31,8 @@ class StagingSettings:
     source_deadline_seconds: float = 6 * 3600.0
     source_read_timeout: float = 60.0
     csv_parse_threads: int | None = None  # None: CONNECTOR_CSV_PARSE_THREADS, else the CPUs
+    source_max_json_depth: int = 64
+    source_max_record_bytes: int = 16 << 20
     parquet_encode_threads: int | None = None  # None: CONNECTOR_PARQUET_ENCODE_THREADS, else the CPUs
     arrow_memory_pool: str = "jemalloc"  # connector.staging.memory
     site_location: str = "ai-factory"
@@ -57,6 +59,8 @@ class StagingSettings:
             source_deadline_seconds=config["SOURCE_DEADLINE_SECONDS"],
             source_read_timeout=config["SOURCE_READ_TIMEOUT"],
             csv_parse_threads=config["CSV_PARSE_THREADS"],
+            source_max_json_depth=config["SOURCE_MAX_JSON_DEPTH"],
+            source_max_record_bytes=config["SOURCE_MAX_RECORD_BYTES"],
             parquet_encode_threads=config["PARQUET_ENCODE_THREADS"],
             arrow_memory_pool=config["ARROW_MEMORY_POOL"],
             site_location=config["SITE_LOCATION"],

@@ -6,8 +6,11 @@ apply: loopback, private and metadata addresses are refused unless the operator 
 again, and each request has connect and read timeouts and an overall deadline. A page larger
 than ``max_bytes`` is refused. ``429 Too Many Requests`` and ``503 Service Unavailable`` are
 retried a bounded number of times, waiting what ``Retry-After`` asks (within a cap);
-``min_interval`` spaces requests out for portals that ask for it. Every failure becomes a
-:class:`~connector.catalog.harvest.records.PageError` with a one-line reason.
+``min_interval`` spaces requests out for portals that ask for it. A JSON page (CKAN answers,
+DCAT-AP in JSON-LD: a JSON media type, or a body starting with ``{`` or ``[`` under no other
+known type) nested deeper than ``max_json_depth`` (``SOURCE_MAX_JSON_DEPTH``) is refused before
+any parser sees it. Every failure becomes a :class:`~connector.catalog.harvest.records.PageError`
+with a one-line reason.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from dataclasses import dataclass
 from connector.adapters.base import SourceSpec, display_url
 from connector.adapters.errors import TransientSourceError
 from connector.adapters.http import HttpAdapter
+from connector.adapters.json_limits import DEFAULT_MAX_DEPTH, check_document
 from connector.adapters.safety import Allowlist
 from connector.adapters.streams import Budget
 from connector.catalog.harvest.records import Fetched, PageError
 from connector.errors import ConnectorError
 
 RETRY_STATUSES = (429, 503)
+#: Media types under which a body that looks like JSON is still checked as JSON.
+_UNTYPED = (None, "text/plain", "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class FetchSettings:
     backoff: float = 2.0
     max_retry_after: float = 120.0
     min_interval: float = 0.0
+    max_json_depth: int = DEFAULT_MAX_DEPTH
 
 
 class HttpFetch:
@@ -102,7 +109,16 @@ class HttpFetch:
         if size > limit:
             raise PageError(f"{display_url(final_url)}: page larger than {limit} bytes")
         media = (answer.get("content-type") or "").split(";", 1)[0].strip().lower() or None
-        return Fetched(url=final_url, body=b"".join(chunks), media_type=media)
+        body = b"".join(chunks)
+        if _is_json(media, body):
+            check_document(body, name=f"page {display_url(final_url)}", max_depth=settings.max_json_depth)
+        return Fetched(url=final_url, body=body, media_type=media)
+
+
+def _is_json(media: str | None, body: bytes) -> bool:
+    if media is not None and (media.endswith(("/json", "+json"))):
+        return True
+    return media in _UNTYPED and body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
 
 def _describe(exc: BaseException) -> str:

@@ -21,6 +21,8 @@ from rdflib.exceptions import ParserError
 from rdflib.plugins.parsers import jsonld
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
+from connector.adapters.errors import SourceTooLarge
+from connector.adapters.json_limits import DEFAULT_MAX_DEPTH, check_document
 from connector.catalog.harvest.jsonld_contexts import inline_contexts
 from connector.catalog.harvest.records import Fetched, PageError
 
@@ -102,12 +104,14 @@ def sniff(body: bytes) -> str:
     return "turtle"
 
 
-def parse_page(page: Fetched, option: str | None = None) -> Graph:
-    """The triples of ``page`` (quads formats: the union of their graphs)."""
+def parse_page(page: Fetched, option: str | None = None, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Graph:
+    """The triples of ``page`` (quads formats: the union of their graphs); JSON-LD nested deeper
+    than ``max_depth`` is refused before it is parsed (:class:`~connector.catalog.harvest.fetch.
+    HttpFetch` checks JSON pages with the configured ``SOURCE_MAX_JSON_DEPTH`` already)."""
     fmt = detect_format(page, option)
     try:
         if fmt == "jsonld":
-            return _parse_jsonld(page)
+            return _parse_jsonld(page, max_depth)
         if fmt in QUAD_FORMATS:
             return _union(page.body, PARSERS[fmt], page.url)
         graph = Graph()
@@ -124,6 +128,8 @@ def parse_page(page: Fetched, option: str | None = None) -> Graph:
         ) from None
     except ParserError as error:
         raise PageError(_parser_error(page, fmt, error)) from None
+    except RecursionError:  # a syntax nested deeper than the parser's recursion (not JSON-LD)
+        raise PageError(f"page {page.url}: {fmt} nested too deeply to parse") from None
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as error:
         # rdflib's parsers signal malformed input with plain built-in exceptions too.
         raise PageError(f"page {page.url}: not valid {fmt}: {error}") from None
@@ -137,7 +143,11 @@ def _bad_syntax_line(error: BadSyntax) -> int:
     return error.lines + 1
 
 
-def _parse_jsonld(page: Fetched) -> Graph:
+def _parse_jsonld(page: Fetched, max_depth: int) -> Graph:
+    try:
+        check_document(page.body, name=f"page {page.url}", max_depth=max_depth)
+    except SourceTooLarge as error:
+        raise PageError(error.detail) from None
     try:
         document = json.loads(page.body)
     except json.JSONDecodeError as error:

@@ -111,7 +111,8 @@ class HarvestSettings:
         return cls(allowlist=tuple(config["SOURCE_ALLOWLIST"]),
                    lease_seconds=config["HARVEST_LEASE_SECONDS"],
                    fetch=FetchSettings(max_bytes=config["HARVEST_MAX_PAGE_BYTES"],
-                                       read_timeout=config["HARVEST_TIMEOUT_SECONDS"]),
+                                       read_timeout=config["HARVEST_TIMEOUT_SECONDS"],
+                                       max_json_depth=config["SOURCE_MAX_JSON_DEPTH"]),
                    schemas_dir=config["SCHEMAS_DIR"])
 
 
