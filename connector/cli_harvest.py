@@ -89,7 +89,9 @@ def harvest_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 @handle_errors
 def harvest_run(ctx: Context, source: str, full: bool, as_json: bool) -> None:
-    """Run a harvest of SOURCE (id or name) here and print the count of each outcome."""
+    """Run a harvest of SOURCE (id or name) here and print the count of each outcome.
+
+    Exits 1 when the run failed (no record came through), 0 when it succeeded or was partial."""
     from connector.catalog.harvest import serialize, service
     from connector.db import utcnow
     from connector.errors import Conflict

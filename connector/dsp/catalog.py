@@ -137,8 +137,11 @@ def _descriptive(document: Mapping[str, Any], identifier: str, version: int) -> 
         out["dct:description"] = [{"@value": text, "@language": lang} for lang, text in description.items()]
     elif description:
         out["dct:description"] = description
-    if document.get("keyword"):
-        out["dcat:keyword"] = list(document["keyword"])
+    keywords = document.get("keyword")
+    if isinstance(keywords, Mapping):  # stored as {language: [words]}: the words, each tagged
+        keywords = [{"@value": word, "@language": lang} for lang, words in keywords.items() for word in words]
+    if keywords:
+        out["dcat:keyword"] = list(keywords)
     if document.get("license"):
         out["dct:license"] = {"@id": document["license"]}
     return out

@@ -9,8 +9,10 @@ value, and it never permits. The outcome:
 * ``needs_approval`` - nothing denies for certain, but a steward must decide: a value the
   request does not give, or a duty the connector cannot perform itself (``compensate``,
   ``obtainConsent`` ...) that is not yet recorded as fulfilled;
-* ``deny`` - otherwise. Duties of the granting permission, and policy obligations, become
-  the agreement's :class:`Obligation` values.
+* ``deny`` - otherwise, and always for a policy that is void: its conflict strategy is
+  ``invalid`` (stated, or by default) and a permission and a prohibition conflict
+  (:func:`~connector.policies.odrl.conflicts`). Duties of the granting permission, and
+  policy obligations, become the agreement's :class:`Obligation` values.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from connector.policies.odrl import (
     Policy,
     Rule,
     bare_term,
+    conflicts,
     rule_to_jsonld,
 )
 
@@ -398,6 +401,8 @@ def _resolve_prohibit(permissions: list[_Rule], prohibitions: list[_Rule]) -> _V
 
 
 def _resolve_invalid(permissions: list[_Rule], prohibitions: list[_Rule]) -> _Verdict:
+    # Rules that conflicts() sees apart (other assignees, other targets) may still meet in
+    # one request: a requester acting for both, an asset in both collections.
     applying = [rule.label for rule in permissions if rule.applies is T]
     forbidding = [rule for rule in prohibitions if rule.applies is T]
     if forbidding and applying:
@@ -438,7 +443,13 @@ def evaluate(policy: Policy, context: RequestContext) -> Decision:
                           context) for index, rule in enumerate(policy.prohibitions)]
     obligations = [_obligation(duty, index, context)
                    for index, duty in enumerate(policy.obligations)]
-    verdict = _RESOLVE[policy.conflict_strategy](permissions, prohibitions)
+    clashes = conflicts(policy) if policy.conflict_strategy is Conflict.INVALID else ()
+    if clashes:  # void as a whole (IM §2.10), whatever is asked
+        verdict = _Verdict(Outcome.DENY, tuple(
+            f"the policy is void: {clash.text}, and its conflict strategy is invalid (the "
+            "default when a policy states none)" for clash in clashes))
+    else:
+        verdict = _RESOLVE[policy.conflict_strategy](permissions, prohibitions)
     verdict = _with_obligations(verdict, obligations)
     granted: tuple[Obligation, ...] = ()
     if verdict.outcome is not Outcome.DENY:

@@ -33,7 +33,15 @@ from connector.policies.models import (
     Offer,
     RequestState,
 )
-from connector.policies.odrl import PolicyInvalid, PolicyType, parse_policy, to_jsonld
+from connector.policies.odrl import Conflict as ConflictStrategy
+from connector.policies.odrl import (
+    Policy,
+    PolicyInvalid,
+    PolicyType,
+    conflicts,
+    parse_policy,
+    to_jsonld,
+)
 from connector.policies.operands import parse_datetime, parse_duration
 from connector.uow import UnitOfWork
 
@@ -75,7 +83,22 @@ def offer_policy(body: Mapping[str, Any], schemas: Any) -> dict[str, Any]:
     policy = parse_policy(document)
     if policy.type == PolicyType.AGREEMENT:
         raise PolicyInvalid([{"path": "$.@type", "message": "an offer cannot be an Agreement"}])
+    _refuse_void(policy)
     return _with_duty_ids(to_jsonld(policy))
+
+
+def _refuse_void(policy: Policy) -> None:
+    """A policy void by its own conflicts (IM §2.10) would deny every request: refuse it."""
+    if policy.conflict_strategy is not ConflictStrategy.INVALID:
+        return
+    clashes = conflicts(policy)
+    if clashes:
+        raise PolicyInvalid([{
+            "path": f"$.prohibition[{clash.prohibition}]",
+            "message": f"{clash.text}; with the conflict strategy invalid (the default when a "
+                       "policy states none) the whole policy would be void and deny every "
+                       'request: state "conflict": "perm" to let permissions win or '
+                       '"conflict": "prohibit" to let prohibitions win'} for clash in clashes])
 
 
 def _dataset(uow: UnitOfWork, principal: Principal, dataset_id: str) -> Dataset:

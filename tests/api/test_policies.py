@@ -12,7 +12,7 @@ from connector.db import utcnow
 from connector.errors import Conflict
 from connector.identity import service as identity
 from connector.policies import service
-from connector.policies.models import Agreement
+from connector.policies.models import Agreement, Offer
 from tests.conftest import SCHEMAS, dataset_body
 
 HEALTH = {"template": "health-secondary-use", "parameters": {
@@ -292,3 +292,69 @@ def test_period_ending_before_it_starts_is_422(client, actors, dataset, offer):
 
 def test_audit_export_is_for_administrators(client, actors):
     assert client.get("/api/v1/audit", headers=actors.headers("steward")).status_code == 403
+
+
+# --- conflicting rules (ODRL 2.2 IM §2.10) -----------------------------------------------
+
+USE_NOT_DISTRIBUTE = {"@id": "urn:p:split", "permission": [{"action": "use"}],
+                      "prohibition": [{"action": "distribute"}]}
+
+
+@pytest.mark.parametrize("conflict", [None, "invalid"])
+def test_a_policy_void_by_its_own_conflict_is_422_naming_both_rules_and_the_way_out(
+        client, actors, dataset, conflict):
+    policy = {**USE_NOT_DISTRIBUTE, **({"conflict": conflict} if conflict else {})}
+    response = client.post(f"/api/v1/datasets/{dataset['id']}/offers", json={"policy": policy},
+                           headers=actors.headers("steward"))
+    assert response.status_code == 422, response.get_json()
+    (error,) = response.get_json()["errors"]
+    assert error["path"] == "$.prohibition[0]"
+    assert error["message"].startswith("permission 1 (use) and prohibition 1 (distribute) "
+                                       "conflict: distribute is included in use;")
+    assert '"conflict": "perm"' in error["message"] and '"conflict": "prohibit"' in error["message"]
+    assert client.get(f"/api/v1/datasets/{dataset['id']}/offers",
+                      headers=actors.headers("steward")).get_json()["items"] == []
+
+
+@pytest.mark.parametrize("conflict", ["perm", "prohibit"])
+def test_a_policy_that_says_which_side_wins_is_accepted(client, actors, dataset, conflict):
+    response = client.post(f"/api/v1/datasets/{dataset['id']}/offers",
+                           json={"policy": {**USE_NOT_DISTRIBUTE, "conflict": conflict}},
+                           headers=actors.headers("steward"))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["policy"]["conflict"] == conflict
+
+
+def test_the_dry_run_of_a_conflicting_policy_denies_it_as_void(client, actors):
+    answer = client.post("/api/v1/policies/evaluate", json={
+        "policy": USE_NOT_DISTRIBUTE, "request": {"action": "read", "project": "cardio"}},
+        headers=actors.headers("member"))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    SCHEMAS.validate("decision", body)
+    assert body["decision"] == "deny"
+    assert body["reasons"] == ["the policy is void: permission 1 (use) and prohibition 1 "
+                               "(distribute) conflict: distribute is included in use, and its "
+                               "conflict strategy is invalid (the default when a policy states none)"]
+
+
+def test_a_stored_offer_that_conflicts_denies_every_request_with_the_reason(
+        client, actors, dataset, uow):
+    """An offer stored before writes were checked (or changed behind the API) still reaches
+    the evaluator: it is void, not a grant."""
+    attached = client.post(f"/api/v1/datasets/{dataset['id']}/offers",
+                           json={"policy": {**USE_NOT_DISTRIBUTE, "conflict": "perm"}},
+                           headers=actors.headers("steward")).get_json()
+    with uow:
+        offer = uow.session.get(Offer, _offer_pk(uow, attached["id"]))
+        offer.document = {key: value for key, value in offer.document.items() if key != "conflict"}
+        uow.commit()
+    body = ask(client, actors.headers("member"), dataset, attached, end="2099-01-01T00:00:00Z",
+               start="2098-12-01T00:00:00Z").get_json()
+    assert body["state"] == "rejected" and body["agreement"] is None
+    assert body["decision"]["reasons"][0].startswith("the policy is void: permission 1 (use) and "
+                                                     "prohibition 1 (distribute) conflict")
+
+
+def _offer_pk(uow, offer_id):
+    return uow.session.scalar(select(Offer.pk).where(Offer.id == offer_id))

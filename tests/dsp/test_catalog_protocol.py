@@ -3,10 +3,14 @@ GET <base>/catalog/datasets/{id}, named after the Eclipse Dataspace TCK scenario
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from importlib import resources
 
 import pytest
+import rdflib
+from rdflib.plugins.parsers import jsonld
 
 from connector.dsp.messages import message_schemas
 from tests.dsp.conftest import (
@@ -258,3 +262,32 @@ def test_a_dataset_whose_offers_are_all_for_another_party_is_not_offered_to_othe
     assert dsp.get(f"{BASE}/catalog/datasets/{iri}", headers=PARTNER).status_code == 404
     assert iri in _ids(_catalog(dsp, RADAR))
     assert dsp.get(f"{BASE}/catalog/datasets/{iri}", headers=RADAR).status_code == 200
+
+
+def _literals(body, predicate):
+    """The RDF literals ``body`` states for ``predicate``, read with the prefixes of the DSP context."""
+    prefixes = json.loads(resources.files("connector.dsp").joinpath("spec", "context", "dspace.jsonld")
+                          .read_text(encoding="utf-8"))["@context"]
+    document = {"@context": {name: prefixes[name] for name in ("dcat", "dct")},
+                "@id": body["@id"], predicate: body[predicate]}
+    graph = rdflib.Graph()
+    jsonld.to_rdf(document, graph)  # rdflib's parse() would warn through its deprecated ConjunctiveGraph
+    return {(str(o), o.language) for o in graph.objects(rdflib.URIRef(body["@id"]), None)}
+
+
+@pytest.mark.parametrize("path", ["catalog", "dataset"])
+def test_keywords_are_the_words_each_tagged_with_its_language(dsp, register, path):
+    made = register(SIMPLE_OFFER, keyword={"en": ["cardio", "heart"], "de": ["Herz"]})
+    if path == "catalog":
+        (body,) = [d for d in _catalog(dsp, PARTNER)["dataset"] if d["@id"] == f"urn:uuid:{made['id']}"]
+    else:
+        body = dsp.get(f"{BASE}/catalog/datasets/{made['id']}", headers=PARTNER).get_json()
+        assert message_schemas().validate(body, expected="Dataset") == "Dataset"
+    assert _literals(body, "dcat:keyword") == {("cardio", "en"), ("heart", "en"), ("Herz", "de")}
+    assert _literals(body, "dct:title") == {("Cardiac MRI cohort", "en"), ("Kardiale MRT-Kohorte", "de")}
+
+
+def test_keywords_given_as_a_plain_list_are_english_words(dsp, register):
+    made = register(SIMPLE_OFFER, keyword=["cardio"])
+    body = dsp.get(f"{BASE}/catalog/datasets/{made['id']}", headers=PARTNER).get_json()
+    assert _literals(body, "dcat:keyword") == {("cardio", "en")}

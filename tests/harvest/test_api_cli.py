@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from connector.identity import service as identity
+from tests.conftest import SCHEMAS
 from tests.harvest.conftest import LOOPBACK
 from tests.harvest.portal import package
 
@@ -45,7 +46,8 @@ def test_a_steward_adds_a_source_runs_it_and_reads_the_results(app, client, stew
                        headers=steward.headers("steward")).status_code == 200  # the queued one
     work(app)
     run = client.get(location, headers=steward.headers("steward")).get_json()
-    assert run["state"] == "succeeded" and run["counts"]["created"] == 2 and run["counts"]["failed"] == 1
+    assert run["state"] == "partial" and run["counts"]["created"] == 2 and run["counts"]["failed"] == 1
+    SCHEMAS.validate("harvest-run", run)
     failed = client.get(location + "/records?outcome=failed", headers=steward.headers("steward")).get_json()
     assert [(r["remoteId"], r["reason"][:8]) for r in failed["items"]] == [("pkg-00001", "no title")]
     page = client.get(location + "/records?limit=2", headers=steward.headers("steward"))
@@ -121,7 +123,7 @@ def test_cli_adds_runs_and_shows_a_harvest(uow, cli_env, portal):
     ran = run_cli(env, "harvest", "run", "env-portal", "--json")
     assert ran.returncode == 0, ran.stderr
     run = json.loads(ran.stdout)
-    assert run["state"] == "succeeded" and run["counts"]["created"] == 2 and run["counts"]["failed"] == 1
+    assert run["state"] == "partial" and run["counts"]["created"] == 2 and run["counts"]["failed"] == 1
     text = run_cli(env, "harvest", "run", "env-portal")
     assert "created=0 updated=0 unchanged=2 withdrawn=0 failed=1" in text.stdout
     shown = json.loads(run_cli(env, "harvest", "show", "env-portal", run["id"], "--outcome", "failed",
@@ -129,6 +131,17 @@ def test_cli_adds_runs_and_shows_a_harvest(uow, cli_env, portal):
     assert [r["remoteId"] for r in shown["records"]] == ["pkg-00002"]
     listing = json.loads(run_cli(env, "harvest", "show", "env-portal", "--json").stdout)
     assert len(listing["runs"]) == 2
+
+
+def test_cli_run_whose_every_record_failed_says_failed_and_exits_non_zero(uow, cli_env, portal):
+    identity.create_organisation(uow, "env")
+    portal.add(package(0, title=""), package(1, title=""))
+    env = {**cli_env, "CONNECTOR_SOURCE_ALLOWLIST": "127.0.0.1"}
+    assert run_cli(env, "harvest", "add", "env-portal", "--kind", "ckan", "--url", portal.url,
+                   "--org", "env").returncode == 0
+    ran = run_cli(env, "harvest", "run", "env-portal")
+    assert ran.returncode == 1, ran.stderr
+    assert " failed " in ran.stdout and "created=0 updated=0 unchanged=0 withdrawn=0 failed=2" in ran.stdout
 
 
 def test_cli_refuses_a_loopback_source_without_the_allow_list(uow, cli_env, portal):

@@ -74,8 +74,9 @@ def test_dcat_example_is_harvested_with_its_key_fields_and_exported_without_shac
         assert run.state == RunState.FAILED
         assert f"line {want}" in run.reason
         return
-    assert run.state == RunState.SUCCEEDED, run.reason
     imported = {remote_id: ok for remote_id, ok in want.items() if isinstance(ok, Ok)}
+    assert run.state == (RunState.SUCCEEDED if len(imported) == len(want) else
+                         RunState.PARTIAL if imported else RunState.FAILED), run.reason
     assert run.counts.get("created", 0) == len(imported)
     assert run.counts.get("failed", 0) == len(want) - len(imported)
     titles = catalog_titles(client, actors)
@@ -100,7 +101,7 @@ def test_ckan_examples_fill_the_catalog_and_a_changed_record_makes_exactly_one_n
         source = add_source(uow, "ckan-examples", "ckan", portal.url)
         first = run_once(uow, source.id)
         created = first.counts.get("created", 0)
-        assert first.state == RunState.SUCCEEDED, first.reason
+        assert first.state == RunState.PARTIAL, first.reason  # 4 records fail, below
         failed, _ = service.list_records(uow, OPERATOR, source.id, first.id, outcome="failed")
         # the 10 example packages describe 6 datasets (several files are variants of one record,
         # with one dct:identifier): the first of each is imported, the others fail naming the
@@ -114,8 +115,8 @@ def test_ckan_examples_fill_the_catalog_and_a_changed_record_makes_exactly_one_n
                        metadata_modified="2030-01-01T00:00:00.000000")
         portal.add(changed)
         second = run_once(uow, source.id)
-    assert second.state == RunState.SUCCEEDED, second.reason
-    assert second.counts.get("updated") == 1
+    assert second.state == RunState.PARTIAL, second.reason  # the 4 failed ones are tried again
+    assert second.counts.get("updated") == 1 and second.counts.get("failed") == 4
     assert second.counts.get("created", 0) == 0
     versions = [item["latestVersion"] for item in _datasets(client, actors)]
     assert sorted(versions) == [1] * (created - 1) + [2]

@@ -10,16 +10,18 @@ from sqlalchemy import select
 from connector.adapters.errors import SourceRefused
 from connector.audit import AuditEvent
 from connector.catalog import service as catalog
-from connector.catalog.harvest import service
-from connector.catalog.harvest.models import HarvestRun
+from connector.catalog.harvest import serialize, service
+from connector.catalog.harvest.models import HarvestRun, Outcome
 from connector.catalog.harvest.records import RemoteRecord
 from connector.catalog.models import Dataset
 from connector.catalog.search import SearchQuery
 from connector.db import utcnow
 from connector.identity.principal import OPERATOR
-from tests.conftest import dataset_body
+from tests.conftest import SCHEMAS, dataset_body
 from tests.harvest.conftest import LOOPBACK, run_once
 from tests.harvest.portal import package
+
+OUTCOMES = [str(outcome) for outcome in Outcome]
 
 
 def datasets(uow) -> dict[str, Dataset]:
@@ -111,7 +113,8 @@ def test_an_empty_listing_withdraws_nothing(uow, portal, source):
 def test_a_record_without_title_fails_and_the_run_goes_on(uow, portal, source):
     portal.add(package(0), package(1, title=""), package(2), package(3, notes=None))
     run = run_once(uow, source.id)
-    assert run.state == "succeeded" and run.counts["created"] == 3 and run.counts["failed"] == 1
+    assert run.state == "partial" and run.complete
+    assert run.counts["created"] == 3 and run.counts["failed"] == 1
     assert run.reason == "1 record(s) failed; see the per-record results"
     failed = records(uow, source, run, "failed")
     assert [(r.remote_id, r.reason) for r in failed] == [
@@ -120,6 +123,44 @@ def test_a_record_without_title_fails_and_the_run_goes_on(uow, portal, source):
     assert fallback.outcome == "created" and "the title stands in" in fallback.reason
     view = catalog.get_dataset(uow, OPERATOR, fallback.dataset_id)
     assert view.document["description"] == view.document["title"]
+
+
+def test_a_run_whose_every_record_failed_is_failed_and_says_so(uow, portal, source):
+    portal.add(package(0, title=""), package(1, title=""))
+    run = run_once(uow, source.id)
+    assert run.state == "failed" and run.complete
+    assert run.counts == {"created": 0, "updated": 0, "unchanged": 0, "withdrawn": 0, "failed": 2}
+    assert run.reason == "all 2 record(s) failed; see the per-record results"
+    SCHEMAS.validate("harvest-run", serialize.run(run))
+    with uow:
+        actions = set(uow.session.scalars(select(AuditEvent.action).where(
+            AuditEvent.object_id == run.id)))
+    assert actions == {"harvest_run.failed"}
+
+
+def test_a_run_that_withdrew_datasets_but_failed_every_listed_record_is_partial(uow, portal, source):
+    portal.add(package(0), package(1))
+    run_once(uow, source.id)
+    portal.packages.clear()
+    portal.add(package(2, title=""))
+    run = run_once(uow, source.id)
+    assert run.counts["withdrawn"] == 2 and run.counts["failed"] == 1
+    assert run.state == "partial"
+
+
+@pytest.mark.parametrize("counts,complete,state", [
+    ({}, True, "succeeded"),
+    ({"created": 2, "withdrawn": 1}, True, "succeeded"),
+    ({"created": 2, "failed": 1}, True, "partial"),
+    ({"unchanged": 1, "failed": 1}, True, "partial"),
+    ({"failed": 3}, True, "failed"),
+    ({"created": 2}, False, "partial"),
+    ({}, False, "failed"),
+    ({"failed": 1}, False, "failed"),
+])
+def test_the_final_state_follows_what_came_through(counts, complete, state):
+    full = {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
+    assert service.final_state(full, complete=complete) == state
 
 
 @pytest.mark.parametrize("fault,reason", [

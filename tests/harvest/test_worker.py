@@ -25,7 +25,9 @@ def test_a_worker_round_runs_one_harvest_run_and_leaves_the_next_for_the_next_ro
     assert service.get_run(uow, OPERATOR, source.id, first.id).state == "succeeded"
     assert service.get_run(uow, OPERATOR, other.id, second.id).state == "queued"
     worker.tick()
-    assert service.get_run(uow, OPERATOR, other.id, second.id).state == "succeeded"
+    done = service.get_run(uow, OPERATOR, other.id, second.id)
+    # The same portal: its identifiers are the first source's datasets now, so each record fails.
+    assert done.state == "failed" and done.counts["failed"] == 2
 
 
 def test_connector_worker_applies_the_configured_harvest_page_limit(uow, cli_env, portal, source):

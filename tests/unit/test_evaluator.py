@@ -229,7 +229,8 @@ def both(conflict: str | None, prohibited: dict | None = None) -> object:
 @pytest.mark.parametrize("conflict,outcome,reason", [
     ("perm", Outcome.PERMIT, "overridden: the policy lets permissions win"),
     ("prohibit", Outcome.DENY, "prohibition 1 (distribute) applies"),
-    ("invalid", Outcome.DENY, "the policy is void: permission 1, prohibition 1 conflict"),
+    ("invalid", Outcome.DENY, "the policy is void: permission 1 (use) and prohibition 1 "
+                              "(distribute) conflict: distribute is included in use"),
     (None, Outcome.DENY, "the policy is void"),
 ])
 def test_conflict_strategy_decides_when_a_permission_and_a_prohibition_both_apply(
@@ -239,13 +240,68 @@ def test_conflict_strategy_decides_when_a_permission_and_a_prohibition_both_appl
     assert any(reason in text for text in decision.reasons), decision.reasons
 
 
-@pytest.mark.parametrize("conflict", ["perm", "prohibit", "invalid", None])
+@pytest.mark.parametrize("conflict", ["perm", "prohibit"])
 def test_a_prohibition_of_a_narrower_action_does_not_stop_use(conflict):
     decision = evaluate(both(conflict), context(action="use"))
     assert decision.outcome is Outcome.PERMIT
     prohibition = decision.explanation.children[1]
     assert prohibition.state is F and "stays in force for distribute" in (
         prohibition.children[0].text)
+
+
+@pytest.mark.parametrize("conflict", ["invalid", None])
+@pytest.mark.parametrize("action", ["read", "use", "distribute", "print"])
+def test_conflicting_rules_void_the_policy_for_every_request_under_invalid(conflict, action):
+    # IM §2.10: distribute is includedIn use, so "permission use, prohibition distribute"
+    # conflicts, and under invalid the whole policy is void, also for a request to read.
+    decision = evaluate(both(conflict), context(action=action))
+    assert decision.outcome is Outcome.DENY
+    assert decision.reasons == (
+        "the policy is void: permission 1 (use) and prohibition 1 (distribute) conflict: "
+        "distribute is included in use, and its conflict strategy is invalid (the default "
+        "when a policy states none)",)
+    assert decision.obligations == ()
+
+
+def test_a_constraint_on_a_conflicting_rule_does_not_save_the_policy():
+    commercial = {"action": "distribute", "constraint": [
+        {"leftOperand": "purpose", "operator": "eq", "rightOperand": "commercial"}]}
+    decision = evaluate(both(None, commercial), context(action="read", purpose="research"))
+    assert decision.outcome is Outcome.DENY and "the policy is void" in decision.reasons[0]
+
+
+@pytest.mark.parametrize("conflict,action,outcome", [
+    ("perm", "read", Outcome.PERMIT), ("perm", "distribute", Outcome.PERMIT),
+    ("prohibit", "read", Outcome.PERMIT), ("prohibit", "distribute", Outcome.DENY),
+])
+def test_under_perm_or_prohibit_the_stated_side_wins_and_the_policy_stands(
+        conflict, action, outcome):
+    assert evaluate(both(conflict), context(action=action)).outcome is outcome
+
+
+@pytest.mark.parametrize("prohibited", [{"action": "distribute", "assignee": "bob"},
+                                        {"action": "distribute", "target": "urn:x:other"},
+                                        {"action": "sell"}])
+def test_rules_that_cannot_meet_are_no_conflict_and_the_policy_stands(prohibited):
+    decision = evaluate(parse_policy({"@id": "urn:x:p", "permission": [
+        {"action": "use", "assignee": "alice", "target": "urn:x:data"}],
+        "prohibition": [prohibited]}), context(action="read", target="urn:x:data"))
+    assert decision.outcome is Outcome.PERMIT, decision.reasons
+
+
+def test_a_permission_and_a_prohibition_of_sibling_actions_do_not_conflict():
+    sibling = parse_policy({"@id": "urn:x:p", "permission": [{"action": "read"}],
+                            "prohibition": [{"action": "distribute"}]})
+    assert evaluate(sibling, context(action="read")).outcome is Outcome.PERMIT
+    assert evaluate(sibling, context(action="distribute")).outcome is Outcome.DENY
+
+
+def test_rules_for_different_parties_conflict_when_one_request_meets_both():
+    split = parse_policy({"@id": "urn:x:p", "permission": [{"action": "use", "assignee": "cardio-ai"}],
+                          "prohibition": [{"action": "distribute", "assignee": "uni-x"}]})
+    assert evaluate(split, context(action="read")).outcome is Outcome.PERMIT
+    decision = evaluate(split, context(action="distribute"))
+    assert decision.outcome is Outcome.DENY and "the policy is void" in decision.reasons[0]
 
 
 def test_a_prohibition_that_may_apply_needs_approval_under_prohibit():

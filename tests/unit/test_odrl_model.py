@@ -20,6 +20,7 @@ from connector.policies.odrl import (
     PolicyType,
     Rule,
     RuleKind,
+    conflicts,
     parse_policy,
     to_jsonld,
 )
@@ -331,3 +332,44 @@ def test_a_right_operand_beyond_the_calendar_is_refused(left, right):
     found = problems(offer({"leftOperand": left, "operator": "lteq", "rightOperand": right}))
     assert found == [{"path": "$.permission[0].constraint[0].rightOperand",
                       "message": f"{right} is out of range"}]
+
+
+# --- conflicts (IM §2.10) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("permitted,prohibited,text", [
+    ("use", "use", "both are about use"),
+    ("use", "distribute", "distribute is included in use"),
+    ("distribute", "use", "distribute is included in use"),
+    ("use", "extract", "extract is included in use"),  # extract includedIn reproduce includedIn use
+    ("copy", "reproduce", "both are about reproduce"),  # copy: deprecated, exactMatch reproduce
+    ("transfer", "sell", "sell is included in transfer"),
+    ("read", "distribute", None), ("use", "sell", None), ("extract", "read", None),
+])
+def test_a_permission_and_a_prohibition_conflict_when_one_action_includes_the_other(
+        permitted, prohibited, text):
+    policy = parse_policy({"@id": "urn:x:p", "permission": [{"action": permitted}],
+                           "prohibition": [{"action": prohibited}]})
+    found = [clash.text for clash in conflicts(policy)]
+    assert found == ([f"permission 1 ({permitted}) and prohibition 1 ({prohibited}) conflict: "
+                      f"{text}"] if text else [])
+
+
+@pytest.mark.parametrize("permission,prohibition,clash", [
+    ({"assignee": "alice"}, {"assignee": "bob"}, False),
+    ({"assignee": "alice"}, {}, True),
+    ({"target": "urn:x:a"}, {"target": "urn:x:b"}, False),
+    ({"target": "urn:x:a"}, {"target": "urn:x:a", "assignee": "bob"}, True),
+])
+def test_rules_conflict_only_when_they_can_bind_the_same_assignee_and_target(
+        permission, prohibition, clash):
+    policy = parse_policy({"@id": "urn:x:p", "permission": [{"action": "use", **permission}],
+                           "prohibition": [{"action": "print", **prohibition}]})
+    assert bool(conflicts(policy)) is clash
+
+
+def test_policy_level_assignee_and_target_count_for_every_rule():
+    policy = parse_policy({"@id": "urn:x:p", "assignee": "alice", "target": "urn:x:a",
+                           "permission": [{"action": "use"}],
+                           "prohibition": [{"action": "print", "assignee": "bob"},
+                                           {"action": "print", "target": "urn:x:a"}]})
+    assert [(c.permission, c.prohibition) for c in conflicts(policy)] == [(0, 1)]

@@ -695,15 +695,22 @@ def _withdraw_missing(batch: _BatchUnitOfWork, state: _Run) -> str | None:
             session.expunge_all()
 
 
+def final_state(counts: dict[str, int], *, complete: bool) -> RunState:
+    """``succeeded``: the listing was read to its end and no record failed; ``failed``: no
+    record came through (every one failed, or none could be read); ``partial`` otherwise."""
+    failed = counts[Outcome.FAILED]
+    done = sum(counts[outcome] for outcome in Outcome if outcome is not Outcome.FAILED)
+    if complete and not failed:
+        return RunState.SUCCEEDED
+    return RunState.PARTIAL if done else RunState.FAILED
+
+
 def _finish(uow: UnitOfWork, state: _Run, *, complete: bool, reason: str | None) -> HarvestRun:
     counts = state.counts
-    kept = counts[Outcome.CREATED] + counts[Outcome.UPDATED] + counts[Outcome.UNCHANGED]
-    if complete:
-        final = RunState.SUCCEEDED
-        if counts[Outcome.FAILED] and reason is None:
-            reason = f"{counts[Outcome.FAILED]} record(s) failed; see the per-record results"
-    else:
-        final = RunState.PARTIAL if kept else RunState.FAILED
+    final = final_state(counts, complete=complete)
+    if complete and counts[Outcome.FAILED] and reason is None:
+        every = "all " if final is RunState.FAILED else ""
+        reason = f"{every}{counts[Outcome.FAILED]} record(s) failed; see the per-record results"
     with uow:
         run = uow.session.scalar(select(HarvestRun).where(HarvestRun.pk == state.run_pk))
         if run.state != RunState.RUNNING or run.lease_owner != state.worker:
