@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import platform
 import random
 import shlex
 import shutil
@@ -48,7 +49,7 @@ from typing import Any
 from _common import DOCS_PATH, REPO, RESULTS_DIR, log, machine, tier
 from _common.data import DEFAULT_ANCHORS, ensure_data
 from _common.docs import markers, update_docs
-from _common.procs import ProcessCpu, group_members, kill_group
+from _common.procs import FSYNC_SYSCALLS, ProcessCpu, group_members, in_syscall, kill_group
 from _common.service import Server, cli_json, connector_command
 from _faults_report import docs_section, summarize
 
@@ -135,14 +136,15 @@ class Service:
         return self.call("GET", f"/api/v1/stagings/{job_id}", self.member)
 
 
-def observed_phase(job: dict[str, Any], dataset_dir: Path, total_rows: int) -> str:
-    """The phase a kill hit, from the job's last recorded progress and the tier after it."""
+def observed_phase(job: dict[str, Any], dataset_dir: Path, total_rows: int, in_fsync: bool) -> str:
+    """The phase a kill hit, from the job's last recorded progress, the tier after it and
+    whether a worker thread was seen inside fsync(2) just before it."""
     if job["state"] == "published":
         return "missed"  # the worker had published and recorded the job before the kill
     if tier.published_folder(dataset_dir) or tier.publishing(dataset_dir):
         return "publish"
     rows = int((job.get("progress") or {}).get("rows", 0))
-    if rows >= total_rows:
+    if in_fsync or rows >= total_rows:
         return "fsync"
     return "encode" if rows > 0 else "read"
 
@@ -192,16 +194,23 @@ def stage_round(args: argparse.Namespace, svc: Service, env: dict[str, str], sto
             share = rng.uniform(0.05, 0.95)
             rec["target_rows"] = int(share * data["rows"])
             wait_for(lambda: int(poll_job()["progress"].get("rows", 0)) >= rec["target_rows"], 600, args.poll)
-        elif target == "fsync":
-            wait_for(lambda: int(poll_job()["progress"].get("rows", 0)) >= data["rows"], 600, args.poll)
-            time.sleep(rng.uniform(0, 0.8 * base["close"]))
+        elif target == "fsync":  # the first fsync(2) of a part after a random share of the rows
+            rec["target_rows"] = int(rng.uniform(0, 0.9) * data["rows"])
+            wait_for(lambda: int(poll_job()["progress"].get("rows", 0)) >= rec["target_rows"], 600, args.poll)
+            numbers = FSYNC_SYSCALLS.get(platform.machine(), set())
+
+            def fsync_or_publish() -> bool:
+                rec["in_fsync"] = in_syscall(group_members(worker.proc.pid), numbers)
+                return rec["in_fsync"] or tier.publishing(dataset_dir)
+
+            wait_for(fsync_or_publish, 600, 0.0005)
         else:  # publish: croissant.json, then the manifest, are written, the rename is next
             wait_for(lambda: tier.publishing(dataset_dir) or tier.published_folder(dataset_dir),
                      600, 0.0005)
         rec["killed_at_s"] = round(time.monotonic() - t0, 3)
         rec["killed_pids"] = len(worker.kill())
         after = svc.job(job["id"])
-        rec["hit"] = observed_phase(after, dataset_dir, data["rows"])
+        rec["hit"] = observed_phase(after, dataset_dir, data["rows"], rec.get("in_fsync", False))
         rec["rows_at_kill"] = int((after.get("progress") or {}).get("rows", 0))
         rec["state_at_kill"] = after["state"]
         rec["visible_after_kill"] = tier.visible_versions(storage)

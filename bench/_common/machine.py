@@ -53,14 +53,14 @@ def describe(packages: Iterable[str] = ()) -> dict[str, Any]:
     return info
 
 
-def git(*args: str) -> str:
+def git(*args: str, strip: bool = True) -> str:
     done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
-    return done.stdout.strip()
+    return done.stdout.strip() if strip else done.stdout
 
 
 def git_state(*paths: str) -> dict[str, Any]:
     """The working tree's HEAD and its uncommitted changes under ``paths``."""
-    porcelain = git("status", "--porcelain", "--", *paths)
+    porcelain = git("status", "--porcelain", "--", *paths, strip=False)  # " M path": keep the space
     return {
         "source": "worktree",
         "commit": git("rev-parse", "HEAD")[:12],

@@ -287,3 +287,25 @@ def kill_group(pgid: int, sig: int = signal.SIGKILL) -> list[int]:
     except ProcessLookupError:
         pass
     return members
+
+
+# fsync and fdatasync by architecture (Linux syscall tables)
+FSYNC_SYSCALLS = {"x86_64": {74, 75}, "aarch64": {82, 83}}
+
+
+def in_syscall(pids: list[int], numbers: set[int]) -> bool:
+    """True when a thread of one of ``pids`` is inside one of the system calls ``numbers``
+    now (``/proc/<pid>/task/<tid>/syscall``: the number while blocked, "running" otherwise)."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                first = Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split(" ", 1)[0]
+            except OSError:
+                continue
+            if first.isdigit() and int(first) in numbers:
+                return True
+    return False
