@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS_PATH, REPO, RESULTS_DIR, log, machine, tier
+from _common import DOCS_PATH, REPO, RESULTS_DIR, SCRATCH, log, machine, tier
 from _common.data import DEFAULT_ANCHORS, ensure_data
 from _common.docs import markers, update_docs
 from _common.procs import FSYNC_SYSCALLS, ProcessCpu, group_members, in_syscall, kill_group
@@ -54,7 +54,6 @@ from _common.service import Server, cli_json, connector_command
 from _faults_report import docs_section, summarize
 
 PHASES = ("read", "encode", "fsync", "publish")
-SCRATCH = Path(tempfile.gettempdir()) / "connector-bench-staging"
 MARK_BEGIN, MARK_END = markers("faults")
 ORG, PROJECT = "bench", "faults"
 

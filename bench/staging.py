@@ -53,12 +53,11 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import DOCS_PATH, REPO, RESULTS_DIR, log, machine
+from _common import DOCS_PATH, REPO, RESULTS_DIR, SCRATCH, log, machine
 from _common.data import DEFAULT_ANCHORS, ensure_data
 from _common.docs import update_docs
 from _common.procs import wait_quiet
@@ -68,7 +67,6 @@ from _staging.report import docs_section, tables, verdict_text
 from _staging.runs import plan, run_case, selected
 from _staging.summary import summarize, targets
 
-SCRATCH = os.path.join(tempfile.gettempdir(), "connector-bench-staging")
 PACKAGES = ("pyarrow", "duckdb", "polars", "pandas", "numpy", "fsspec", "psutil")
 CODE = ("connector", "bench/staging.py", "bench/_staging", "bench/_common")
 
@@ -95,10 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--data",
-        default=os.path.join(SCRATCH, "data"),
+        default=str(SCRATCH / "data"),
         help="cache of generated inputs (one folder per file; reused when present)",
     )
-    p.add_argument("--work", default=os.path.join(SCRATCH, "work"), help="scratch folder for outputs")
+    p.add_argument("--work", default=str(SCRATCH / "work"), help="scratch folder for outputs")
     p.add_argument("--csv-mib", default="1024,4096", help="CSV sizes in MiB, comma-separated")
     p.add_argument("--jsonl-mib", type=int, default=512, help="JSON Lines size in MiB (0: none)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per case")

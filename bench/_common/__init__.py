@@ -8,6 +8,7 @@ Each benchmark under ``bench/`` is a script run alone (``python bench/<name>.py`
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO / "bench" / "results"
 DOCS_PATH = REPO / "docs" / "benchmarks.md"
 MIB = 1 << 20
+SCRATCH = Path(tempfile.gettempdir()) / "connector-bench-staging"  # generated inputs, outputs
 
 
 def log(message: str) -> None:

@@ -9,6 +9,7 @@ import re
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +64,26 @@ def _proc_title(pid: int) -> str:
         return "?"
 
 
+def _entries(pids: Iterable[int], folder: str) -> Iterator[str]:
+    """The paths ``/proc/<pid>/<folder>/<entry>`` of processes that still exist."""
+    for pid in pids:
+        try:
+            names = os.listdir(f"/proc/{pid}/{folder}")
+        except OSError:
+            continue
+        yield from (f"/proc/{pid}/{folder}/{name}" for name in names)
+
+
 def _local_ports(pids: set[int]) -> set[int]:
     """Local TCP ports of the sockets the processes ``pids`` hold."""
     inodes = set()
-    for pid in pids:
+    for fd in _entries(pids, "fd"):
         try:
-            fds = os.listdir(f"/proc/{pid}/fd")
+            link = os.readlink(fd)
         except OSError:
             continue
-        for fd in fds:
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -296,16 +302,11 @@ FSYNC_SYSCALLS = {"x86_64": {74, 75}, "aarch64": {82, 83}}
 def in_syscall(pids: list[int], numbers: set[int]) -> bool:
     """True when a thread of one of ``pids`` is inside one of the system calls ``numbers``
     now (``/proc/<pid>/task/<tid>/syscall``: the number while blocked, "running" otherwise)."""
-    for pid in pids:
+    for task in _entries(pids, "task"):
         try:
-            tids = os.listdir(f"/proc/{pid}/task")
+            first = Path(f"{task}/syscall").read_text().split(" ", 1)[0]
         except OSError:
             continue
-        for tid in tids:
-            try:
-                first = Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split(" ", 1)[0]
-            except OSError:
-                continue
-            if first.isdigit() and int(first) in numbers:
-                return True
+        if first.isdigit() and int(first) in numbers:
+            return True
     return False
