@@ -88,16 +88,13 @@ def tables(summary: dict[str, Any]) -> str:
 
 def verdict_text(verdict: dict[str, Any]) -> str:
     lines = ["| target (issue 4) | file | measured | met |", "|---|---|---|---|"]
-    for label, v in verdict.items():
-        if label == "rss_flat":
-            continue
+    files = {label: v for label, v in verdict.items() if label != "rss_flat"}
+    for label, v in files.items():
         lines.append(
             f"| wall time at most {WALL_TARGET:.1f}x the best anchor | {label} | "
             f"{v['wall_ratio']:.2f}x | {'yes' if v['wall_ok'] else '**no**'} |"
         )
-    for label, v in verdict.items():
-        if label == "rss_flat":
-            continue
+    for label, v in files.items():
         lines.append(
             f"| peak RSS under {RSS_LIMIT_MIB:.0f} MiB (every rep) | {label} | "
             f"{v['rss_mib']:.0f} MiB | {'yes' if v['rss_ok'] else '**no**'} |"
