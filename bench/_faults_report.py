@@ -21,7 +21,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     partial += sum(1 for r in result["records"] if r.get("problems"))
     exact = [r for r in killed if r["state"] == "published" and r["read_back"]["rows"] == rows
              and r["read_back"]["manifest_rows"] == rows]
-    lost = sorted(r["total_s"] - result["baseline"]["total"] for r in killed)
+    lost = sorted(lost_s(r) for r in killed if lost_s(r) is not None)
+    over = sorted(r["total_s"] - result["baseline"]["total"] for r in killed)
     left = sum(result["temporary_left"].values())
     return {
         "kills": len(killed),
@@ -33,9 +34,18 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "temporary_bytes_left": left,
         "lost_median_s": round(percentile(lost, 50), 2) if lost else None,
         "lost_p95_s": round(percentile(lost, 95), 2) if lost else None,
+        "over_baseline_median_s": round(percentile(over, 50), 2) if over else None,
+        "over_baseline_p95_s": round(percentile(over, 95), 2) if over else None,
         "killed_pids": sorted({r["killed_pids"] for r in killed}),
+        "survivors": sum(r.get("survivors", 0) for r in aimed),
         "ok": partial == 0 and len(exact) == len(killed) == result["args"]["kills"] and left == 0,
     }
+
+
+def lost_s(record: dict[str, Any]) -> float | None:
+    """Claimed again by the restarted worker minus first claimed; None if either was not seen."""
+    marks = record["marks"]
+    return marks["reclaimed"] - marks["claimed"] if {"reclaimed", "claimed"} <= marks.keys() else None
 
 
 def _yes(ok: bool) -> str:
@@ -50,12 +60,13 @@ def docs_section(result: dict[str, Any], begin: str, end: str) -> str:
     by_phase = []
     for phase in ("read", "encode", "fsync", "publish", "missed"):
         hits = [r for r in aimed if r["hit"] == phase]
-        lost = sorted(r["total_s"] - base["total"] for r in hits)
+        lost = sorted(x for r in hits if (x := lost_s(r)) is not None)
         by_phase.append([phase, str(s["aimed"].get(phase, 0)), str(len(hits)),
                          f"{percentile(lost, 50):.1f}" if lost else "-"])
     rounds = [[str(r["round"]), r["target"], r["hit"], f"{r['killed_at_s']:.2f}", f"{r['rows_at_kill']:,}",
                str(r["killed_pids"]), r["state"], f"{r.get('read_back', {}).get('rows', 0):,}",
-               f"{r['temporary_after_kill'] / (1 << 20):,.0f}", f"{r['total_s'] - base['total']:.1f}"]
+               f"{r['temporary_after_kill'] / (1 << 20):,.0f}",
+               "-" if lost_s(r) is None else f"{lost_s(r):.1f}", f"{r['total_s'] - base['total']:.1f}"]
               for r in aimed]
     dirty = result["git"]["dirty_paths"]
     lines = [
@@ -86,8 +97,11 @@ def docs_section(result: dict[str, Any], begin: str, end: str) -> str:
              f"{s['kills']}/{s['kills']}", _yes(s["published_exact"] == s["kills"])],
             ["temporary bytes left on the tier", f"{s['temporary_bytes_left']:,}", "0",
              _yes(s["temporary_bytes_left"] == 0)],
-            ["time lost per kill, median (s)", str(s["lost_median_s"]), "-", "-"],
+            ["time lost per kill (claimed again - first claimed), median (s)", str(s["lost_median_s"]),
+             "-", "-"],
             ["time lost per kill, p95 (s)", str(s["lost_p95_s"]), "-", "-"],
+            ["request to published over the baseline, median / p95 (s)",
+             f"{s['over_baseline_median_s']} / {s['over_baseline_p95_s']}", "-", "-"],
         ]),
         "",
         md_table(["phase", "aimed at", "hit", "lost s (median)"], by_phase),
@@ -95,7 +109,7 @@ def docs_section(result: dict[str, Any], begin: str, end: str) -> str:
         "<details><summary>Every kill</summary>",
         "",
         md_table(["round", "aimed", "hit", "killed at s", "rows recorded", "pids killed", "then",
-                  "rows read back", "tmp MiB after kill", "lost s"], rounds),
+                  "rows read back", "tmp MiB after kill", "lost s", "over baseline s"], rounds),
         "",
         "</details>",
         "",

@@ -4,6 +4,7 @@ process tree, and killing a process group."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -284,15 +285,33 @@ def _stat_fields(pid: int) -> list[Any] | None:
     return [rest[0], int(rest[1]), int(rest[2])]
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (fields := _stat_fields(int(name))):
+            children.setdefault(fields[1], []).append(int(name))
+    found, stack = [], list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(children.get(child, []))
+    return found
+
+
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> list[int]:
     """Send ``sig`` to every process of group ``pgid`` (a process started with
-    ``start_new_session=True`` and whatever it forked); returns the pids that were in it."""
-    members = group_members(pgid)
+    ``start_new_session=True`` and whatever it forked) and to every descendant of its leader
+    (one that moved to a group of its own too); returns the pids it signalled."""
+    targets = sorted(set(group_members(pgid)) | set(descendants(pgid)))
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
-    return members
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return targets
 
 
 # fsync and fdatasync by architecture (Linux syscall tables)
