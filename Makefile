@@ -40,11 +40,12 @@ lint: dev ## ruff and the import-layer contracts
 run: install ## Serve the API on 127.0.0.1:8080
 	$(VENV)/bin/connector serve
 
-bench: dev ## Benchmarks (each writes its section of docs/benchmarks.md; about an hour)
+bench: dev ## Benchmarks (each writes its section of docs/benchmarks.md; about an hour and a half)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/policy_eval.py
 	$(PY) bench/catalog_search.py
 	$(PY) bench/staging.py
+	$(PY) bench/faults.py
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) instance build *.egg-info .pytest_cache

@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
+from _common import REPO, RESULTS_DIR
+
 sys.path.insert(0, str(REPO))
-RESULTS_DIR = REPO / "bench" / "results"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHECKPOINTS = (2000, 5000, 10000)
 TARGET_RECORDS_PER_SECOND = 500

@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from _common import RESULTS_DIR
+
 from connector.policies.evaluator import RequestContext, evaluate
 from connector.policies.odrl import parse_policy
 
@@ -77,7 +79,7 @@ def measure(size: int, seconds: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per policy size")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/policy_eval.json"))
+    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "policy_eval.json")
     args = parser.parse_args()
     rows = [measure(size, args.seconds) for size in (1, 5, 20)]
     print(f"{'constraints':>11} {'eval/s':>9} {'p50 µs':>8} {'p95 µs':>8} {'p99 µs':>8}")
