@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request, url_for
 
 from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
-from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery
+from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery, filter_values
 from connector.errors import ValidationFailed
 from connector.http import int_arg, json_body, json_response, principal, uow, validate
 
@@ -84,10 +84,18 @@ def search_datasets():
     sort = request.args.get("sort", "-updated")
     if sort not in SORTS:
         raise ValidationFailed([{"path": "$.sort", "message": f"sort must be one of {', '.join(SORTS)}"}])
+    filters, wrong = {}, []
+    for facet in (f for f in FACETS if f in request.args):
+        try:
+            filters[facet] = filter_values(facet, request.args.getlist(facet))
+        except ValueError as exc:
+            wrong.append({"path": f"$.{facet}", "message": str(exc)})
+    if wrong:
+        raise ValidationFailed(wrong)
     config = current_app.config
     query = SearchQuery(
         text=request.args.get("q", ""),
-        filters={facet: request.args.getlist(facet) for facet in FACETS if facet in request.args},
+        filters=filters,
         sort=sort,
         limit=int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
         cursor=request.args.get("cursor") or None,
