@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, request, url_for
 from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
 from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery, filter_values
-from connector.errors import ValidationFailed
+from connector.errors import NotFound, ValidationFailed
 from connector.http import int_arg, json_body, json_response, principal, uow, validate
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
@@ -53,8 +53,14 @@ def list_versions(dataset_id: str):
     return json_response(serialize.versions(dataset_id, rows))
 
 
+#: The largest version number the database holds (a 32-bit integer column).
+MAX_VERSION = 2**31 - 1
+
+
 @bp.get("/<dataset_id>/versions/<int:number>")
 def get_version(dataset_id: str, number: int):
+    if number > MAX_VERSION:  # past the column's range: no such version, not a database error
+        raise NotFound(f"dataset {dataset_id} has no version {number}")
     view = service.get_dataset(uow(), principal(), dataset_id, version=number)
     return json_response(serialize.dataset(view))
 
