@@ -51,6 +51,11 @@ def nesting_depth_exceeds(raw: str, limit: int) -> bool:
     return False
 
 
+#: ``\u0000`` not itself escaped (``\\u0000`` is a backslash and "u0000"); a raw NUL byte is
+#: already malformed JSON.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
 def parse_json(raw: bytes, *, max_depth: int) -> Any:
     """Parse a request body strictly: UTF-8, no NaN/Infinity, no duplicate keys, bounded depth."""
     try:
@@ -59,6 +64,8 @@ def parse_json(raw: bytes, *, max_depth: int) -> Any:
         raise BadRequest("the body is not UTF-8") from exc
     if nesting_depth_exceeds(text, max_depth):
         raise BadRequest(f"JSON nested deeper than {max_depth} levels")
+    if _NUL_ESCAPE.search(text):
+        raise BadRequest("the body holds U+0000 (NUL) in a string, which stored text cannot hold")
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError) as exc:

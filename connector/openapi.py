@@ -43,9 +43,13 @@ _SEARCH = [
 ]
 
 # The DCAT-AP export answers RDF, not JSON: its operations name this marker as response schema.
+# Turtle, RDF/XML and N-Triples are text; JSON-LD is a JSON object (``@context`` and ``@graph``).
 _RDF = "rdf"
-_RDF_CONTENT = {media_type: {"schema": {"type": "string"}} for media_type in (
-    "text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples")}
+_RDF_CONTENT = {
+    **{media_type: {"schema": {"type": "string"}} for media_type in (
+        "text/turtle", "application/rdf+xml", "application/n-triples")},
+    "application/ld+json": {"schema": {"type": "object"}},
+}
 _RDF_FORMAT = {"name": "fmt", "in": "path", "required": True,
                "schema": {"enum": ["ttl", "jsonld", "rdf", "nt"]}}
 _CATALOG_PAGING = [
@@ -146,7 +150,8 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, 
      200, "", [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                {"name": "objectType", "in": "query", "schema": {"type": "string"}}], True),
     # Dataspace Protocol 2025-1 (connector/dsp/api.py, docs/dsp.md): the bearer token is the
-    # participant's; errors are the protocol's CatalogError (application/json), not problems.
+    # participant's; errors are the protocol's CatalogError (application/json), not problems
+    # (_error_schema).
     ("get", "/.well-known/dspace-version", "dspaceVersion",
      "DSP version discovery: the protocol versions and paths served", None, 200, "", [], False),
     ("post", "/dsp/2025-1/oauth/token", "dspIssueToken",
@@ -256,6 +261,18 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, int, str, list[dict[str, 
      "One dataset as DCAT-AP 3.0.1 in one format", None, 200, _RDF, [_ID, _RDF_FORMAT], False),
 ]
 
+#: Operations answering a second success status besides the one in :data:`OPERATIONS`.
+_ALSO = {
+    "requestStaging": (200, "The agreement's existing job"),
+    "startHarvestRun": (200, "The run already queued or running"),
+    "startTransfer": (200, "The open transfer of that negotiation"),
+}
+#: Operations whose success body is not JSON.
+_CONTENT = {
+    "exportAudit": {"application/jsonl": {"schema": {
+        "type": "string", "description": "One audit event per line (JSON Lines)"}}},
+}
+
 _ERRORS = {
     "400": "Malformed request (bad JSON, bad cursor)",
     "401": "Missing or unknown bearer token",
@@ -266,6 +283,50 @@ _ERRORS = {
     "415": "Body is not application/json",
     "422": "Body or parameters break the schema; every error listed with its JSON path",
 }
+
+
+_DSP_CONTEXT = {"type": "array", "items": {"type": "string"},
+                "contains": {"const": "https://w3id.org/dspace/2025/1/context.jsonld"}}
+
+
+def _dsp_error(message_type: str, *, process_ids: bool) -> dict[str, Any]:
+    """The DSP 2025-1 error message (``connector/dsp/spec/*/...-error-schema.json``), inlined:
+    the official schemas refer to each other by their w3id.org addresses."""
+    schema: dict[str, Any] = {
+        "type": "object", "required": ["@context", "@type"],
+        "properties": {"@context": _DSP_CONTEXT, "@type": {"const": message_type}, "code": {"type": "string"},
+                       "reason": {"type": "array"}}}
+    if process_ids:
+        schema["required"] += ["providerPid", "consumerPid"]
+        schema["properties"].update(providerPid={"type": "string"}, consumerPid={"type": "string"},
+                                    reason={"type": "array", "minItems": 1})
+    return schema
+
+
+#: Error bodies that are not problems: the DSP binding's error messages and RFC 6749's token errors.
+_FOREIGN_ERRORS = {
+    "dspCatalogError": _dsp_error("CatalogError", process_ids=False),
+    "dspContractNegotiationError": _dsp_error("ContractNegotiationError", process_ids=True),
+    "dspTransferError": _dsp_error("TransferError", process_ids=True),
+    "oauthError": {"type": "object", "required": ["error"],
+                   "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
+}
+
+
+def _error_schema(path: str) -> tuple[str, str]:
+    """(media type, component schema) of the errors a route answers: DSP protocol routes answer
+    their sub-protocol's error message as ``application/json`` (the HTTPS binding, docs/dsp.md),
+    the token endpoint RFC 6749's error; everything else, the data endpoint included, problems."""
+    dsp = "/dsp/2025-1/"
+    if not path.startswith(dsp) or path.startswith(dsp + "data/"):
+        return "application/problem+json", "problem"
+    if path.startswith(dsp + "oauth/"):
+        return "application/json", "oauthError"
+    if "/negotiations" in path:
+        return "application/json", "dspContractNegotiationError"
+    if "/transfers" in path:
+        return "application/json", "dspTransferError"
+    return "application/json", "dspCatalogError"
 
 
 def _ckan_paths() -> dict[str, dict[str, Any]]:
@@ -297,7 +358,6 @@ def _ckan_paths() -> dict[str, dict[str, Any]]:
 
 def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The OpenAPI document; ``schemas`` are the loaded JSON Schemas keyed by short name."""
-    problem = {"$ref": "#/components/schemas/problem"}
     paths: dict[str, dict[str, Any]] = {}
     for method, path, op_id, summary, req, status, resp, params, auth in OPERATIONS:
         operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {}}
@@ -308,14 +368,25 @@ def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{req}"}}},
             }
+        elif method == "post" and path.startswith("/dsp/2025-1/") and "/oauth/" not in path:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "description": "The DSP 2025-1 message, checked against its official "
+                                                 "schema (connector/dsp/spec)"}}}}
         content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{resp}"}}} if resp else {
             "application/json": {"schema": {"type": "object"}}}
         if resp == _RDF:
             content = _RDF_CONTENT
+        content = _CONTENT.get(op_id, content)
         operation["responses"][str(status)] = {"description": "Success", "content": content}
+        if status == 204:
+            del operation["responses"]["204"]["content"]
+        if op_id in _ALSO:
+            also, text = _ALSO[op_id]
+            operation["responses"][str(also)] = {"description": text, "content": content}
+        media_type, error = _error_schema(path)
         for code, text in _ERRORS.items():
-            operation["responses"][code] = {
-                "description": text, "content": {"application/problem+json": {"schema": problem}}}
+            operation["responses"][code] = {"description": text, "content": {
+                media_type: {"schema": {"$ref": f"#/components/schemas/{error}"}}}}
         operation["security"] = [{"bearer": []}] if auth else []
         paths.setdefault(path, {})[method] = operation
     paths.update(_ckan_paths())
@@ -326,7 +397,7 @@ def build_document(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": {**schemas, **_FOREIGN_ERRORS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, request, url_for
 
 from connector.catalog import serialize, service
 from connector.catalog.dcat import FACETS
-from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery
-from connector.errors import ValidationFailed
+from connector.catalog.search import DEFAULT_FACETS, SORTS, SearchQuery, filter_values
+from connector.errors import NotFound, ValidationFailed
 from connector.http import extension, int_arg, json_body, json_response, principal, uow, validate
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
@@ -54,8 +54,14 @@ def list_versions(dataset_id: str):
     return json_response(serialize.versions(dataset_id, rows))
 
 
+#: The largest version number the database holds (a 32-bit integer column).
+MAX_VERSION = 2**31 - 1
+
+
 @bp.get("/<dataset_id>/versions/<int:number>")
 def get_version(dataset_id: str, number: int):
+    if number > MAX_VERSION:  # past the column's range: no such version, not a database error
+        raise NotFound(f"dataset {dataset_id} has no version {number}")
     view = service.get_dataset(uow(), principal(), dataset_id, version=number)
     return json_response(serialize.dataset(view))
 
@@ -85,10 +91,18 @@ def search_datasets():
     sort = request.args.get("sort", "-updated")
     if sort not in SORTS:
         raise ValidationFailed([{"path": "$.sort", "message": f"sort must be one of {', '.join(SORTS)}"}])
+    filters, wrong = {}, []
+    for facet in (f for f in FACETS if f in request.args):
+        try:
+            filters[facet] = filter_values(facet, request.args.getlist(facet))
+        except ValueError as exc:
+            wrong.append({"path": f"$.{facet}", "message": str(exc)})
+    if wrong:
+        raise ValidationFailed(wrong)
     config = current_app.config
     query = SearchQuery(
         text=request.args.get("q", ""),
-        filters={facet: request.args.getlist(facet) for facet in FACETS if facet in request.args},
+        filters=filters,
         sort=sort,
         limit=int_arg("limit", config["SEARCH_DEFAULT_LIMIT"], config["SEARCH_MAX_LIMIT"]),
         cursor=request.args.get("cursor") or None,

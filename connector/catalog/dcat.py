@@ -75,7 +75,8 @@ def normalise(document: dict[str, Any]) -> dict[str, Any]:
     if isinstance(doc.get("keyword"), list):
         doc["keyword"] = {"en": doc["keyword"]}
     if "theme" in doc:
-        doc["theme"] = [_code(t, THEME_AUTHORITY) for t in doc["theme"]]
+        # A code and its authority URI name one theme: answered once (the schema's uniqueItems).
+        doc["theme"] = list(dict.fromkeys(_code(t, THEME_AUTHORITY) for t in doc["theme"]))
     doc["accessRights"] = _code(doc["accessRights"], ACCESS_RIGHT_AUTHORITY)
     if isinstance(doc.get("contactPoint"), dict):
         doc["contactPoint"] = [doc["contactPoint"]]

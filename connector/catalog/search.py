@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, String, and_, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
+from connector.catalog import dcat
 from connector.catalog.access import visible_clause
 from connector.catalog.dcat import FACETS, facet_token, tokens
 from connector.catalog.models import Dataset, DatasetFacet, DatasetState
@@ -134,6 +135,26 @@ class SearchResult:
     next_cursor: str | None
 
 
+#: Facets whose values are codes of a closed EU authority table: a filter names the code or its URI.
+_AUTHORITY_CODES = {"theme": dcat.THEME, "access_rights": dcat.ACCESS_RIGHT}
+#: Facets of open vocabularies whose EU authority URIs are indexed as codes.
+_AUTHORITY_URIS = {"format": dcat.format_code, "license": dcat.licence_code}
+
+
+def filter_values(facet: str, values: Sequence[str]) -> list[str]:
+    """The values of one facet filter as the index holds them: an authority URI as its code, as
+    dataset documents accept both. Raises ``ValueError`` for a theme or access right that is
+    neither a code nor its URI, which would otherwise silently match nothing."""
+    if facet in _AUTHORITY_CODES:
+        found = [_AUTHORITY_CODES[facet].match(value) for value in values]
+        wrong = [value for value, match in zip(values, found, strict=True) if not match]
+        if wrong:
+            raise ValueError(f"{', '.join(map(repr, wrong))}: not a {facet.replace('_', ' ')} code "
+                             "of the EU authority table nor its URI")
+        return [match.group(1) for match in found if match]
+    return [_AUTHORITY_URIS.get(facet, str)(value) for value in values]
+
+
 def _encode_cursor(sort: str, value: Any, dataset_id: str) -> str:
     if isinstance(value, dt.datetime):
         value = value.isoformat()
@@ -224,6 +245,7 @@ def search(session: Session, principal: Principal, query: SearchQuery) -> Search
     next_cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor(query.sort, getattr(last, column_name), last.id)
+        if rows:  # a limit of 0 asks for the count and the facets only (CKAN's rows=0)
+            last = rows[-1]
+            next_cursor = _encode_cursor(query.sort, getattr(last, column_name), last.id)
     return SearchResult(count=count, datasets=rows, facets=facets, next_cursor=next_cursor)

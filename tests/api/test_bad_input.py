@@ -44,6 +44,26 @@ def test_json_nested_ten_thousand_deep_is_400_not_500(client, actors, uow):
     assert stored(uow) == (0, 0)
 
 
+def test_a_nul_character_in_any_string_is_400_and_stores_nothing(client, actors, uow):
+    """PostgreSQL's text and jsonb cannot hold U+0000: refused when read, on every database alike."""
+    for body in (dataset_body(title="cardiac\u0000mri"), {**dataset_body(), "x\u0000": 1}):
+        response = post_raw(client, actors, json.dumps(body))
+        assert response.status_code == 400
+        assert "U+0000" in response.get_json()["detail"]
+    escaped_backslash = json.dumps(dataset_body(description="a path C:\\u0000 is fine"))
+    assert post_raw(client, actors, escaped_backslash).status_code == 201
+    assert stored(uow) == (1, 1)
+
+
+def test_a_version_number_beyond_any_stored_one_is_404_not_500(client, actors):
+    dataset = client.post("/api/v1/datasets", json=dataset_body(),
+                          headers=actors.headers("steward")).get_json()
+    for number in (2, 2**31, 12809894782225):
+        response = client.get(f"/api/v1/datasets/{dataset['id']}/versions/{number}",
+                              headers=actors.headers("steward"))
+        assert response.status_code == 404, number
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(client, actors):
     response = client.post("/api/v1/datasets", json=dataset_body(title="[" * 500),
                            headers=actors.headers("steward"))

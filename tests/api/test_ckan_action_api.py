@@ -351,3 +351,10 @@ def test_ckan_status_show_names_the_public_base_url_not_the_host_header(clean_da
         application.extensions["connector"].engine.dispose()
     assert body["result"]["site_url"] == "https://data.example.eu/connector"
     assert body["help"].startswith("https://data.example.eu/connector/api/3/action/help_show")
+
+
+def test_rows_zero_answers_the_count_and_facets_without_results(ckan, catalog_data):
+    result = ok(ckan("package_search", {"q": "heart", "rows": 0, "facet.field": '["groups"]'}))
+    assert result["count"] == 2 and result["results"] == []
+    assert {i["name"]: i["count"] for i in result["search_facets"]["groups"]["items"]} == {"HEAL": 2,
+                                                                                          "EDUC": 1}

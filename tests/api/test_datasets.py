@@ -42,6 +42,18 @@ def test_plain_strings_become_english_and_vocabulary_uris_become_codes(client, a
     assert body["contactPoint"] == [dataset_body()["contactPoint"]]
 
 
+def test_a_theme_given_as_code_and_as_authority_uri_is_answered_once(client, actors):
+    ener = "http://publications.europa.eu/resource/authority/data-theme/ENER"
+    response = register(client, actors, theme=["ENER", ener, "TECH"])
+    body = response.get_json()
+    assert body["theme"] == ["ENER", "TECH"]
+    SCHEMAS.validate("dataset-response", body)
+    again = client.get(response.headers["Location"], headers=actors.headers("steward")).get_json()
+    assert again["theme"] == ["ENER", "TECH"]
+    found = client.get("/api/v1/datasets?theme=ENER", headers=actors.headers("steward")).get_json()
+    assert found["facets"]["theme"] == [{"value": "ENER", "count": 1}, {"value": "TECH", "count": 1}]
+
+
 def test_identifier_is_generated_when_absent(client, actors):
     document = dataset_body()
     del document["identifier"]

@@ -166,3 +166,28 @@ def test_revised_dataset_is_found_by_its_new_words_only(client, actors):
 def test_count_is_right_when_access_rights_is_not_a_requested_facet(client, actors, catalog):
     body = search(client, actors, "q=heart&facets=theme")
     assert body["count"] == 2 and set(body["facets"]) == {"theme"}
+
+
+AUTHORITY = "http://publications.europa.eu/resource/authority/"
+
+
+@pytest.mark.parametrize("query", [
+    "theme=ENVI", f"theme={AUTHORITY}data-theme/ENVI",
+    f"theme={AUTHORITY}data-theme/ENVI&access_rights={AUTHORITY}access-right/PUBLIC",
+    f"format={AUTHORITY}file-type/CSV&theme=ENVI",
+])
+def test_a_facet_filter_finds_the_same_datasets_by_code_and_by_authority_uri(client, actors, catalog, query):
+    found = search(client, actors, query)
+    assert [d["title"]["en"] for d in found["items"]] == ["Air quality stations"]
+
+
+@pytest.mark.parametrize("query,path", [
+    ("theme=HEALTH", "$.theme"), (f"theme={AUTHORITY}data-theme/NOPE", "$.theme"),
+    ("theme=HEAL&theme=heal", "$.theme"), ("access_rights=OPEN", "$.access_rights"),
+])
+def test_a_theme_or_access_right_that_is_neither_code_nor_authority_uri_is_422(client, actors, catalog,
+                                                                               query, path):
+    response = client.get(f"/api/v1/datasets?{query}", headers=actors.headers("member"))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.get_json()["errors"]] == [path]
+
