@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 
 from connector.catalog import service as catalog
 from connector.catalog.service import DatasetView
@@ -92,6 +93,14 @@ class Factories:
         return agreement
 
     # --- staging --------------------------------------------------------------------------
+
+    def quota(self, project: str, quota_bytes: int) -> None:
+        """Set a project's staging quota (no service sets one: operators do, in the database)."""
+        from connector.identity.models import Project
+
+        with self.uow:
+            self.uow.session.scalar(select(Project).where(Project.slug == project)).quota_bytes = quota_bytes
+            self.uow.commit()
 
     def staging_job(self, agreement_id: str | None = None, *, member: str = "member",
                     **agreement: Any) -> StagingJob:

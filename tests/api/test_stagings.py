@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -157,6 +159,18 @@ def test_source_outside_the_allowed_roots_is_refused(client, actors, make, worke
     assert "root" in failed["error"]["detail"]
 
 
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server with ``handler``, for the duration of the block; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Unavailable(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.send_response(503)
@@ -168,10 +182,8 @@ class _Unavailable(http.server.BaseHTTPRequestHandler):
 
 
 def test_transient_source_failure_is_retried_with_back_off_then_fails(client, actors, make, worker):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        job = make.staging_job(source=f"http://127.0.0.1:{server.server_port}/data.csv")
+    with serving(_Unavailable) as base:
+        job = make.staging_job(source=f"{base}/data.csv")
         worker.tick()
         first = shown(client, actors, job.id)
         assert first["state"] in ("queued", "failed")
@@ -181,9 +193,6 @@ def test_transient_source_failure_is_retried_with_back_off_then_fails(client, ac
             worker.tick()
             first = shown(client, actors, job.id)
         assert first["state"] == "failed" and first["attempts"] == 2
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_lapsed_lease_lets_another_worker_take_the_job(make, source, uow):
@@ -197,12 +206,8 @@ def test_a_lapsed_lease_lets_another_worker_take_the_job(make, source, uow):
     assert done.state == "published" and done.attempts == 2
 
 
-def test_quota_exceeded_fails_and_publishes_nothing(client, actors, make, source, app, worker, uow):
-    from connector.identity.models import Project
-
-    with uow:
-        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 1000
-        uow.commit()
+def test_quota_exceeded_fails_and_publishes_nothing(client, actors, make, source, app, worker):
+    make.quota("cardio", 1000)
     job = make.staging_job(source=source.as_uri())
     worker.tick()
     failed = shown(client, actors, job.id)
@@ -284,10 +289,8 @@ class _FailsOnce(http.server.BaseHTTPRequestHandler):
 def test_http_500_then_200_is_retried_and_published(client, actors, make, worker, tmp_path):
     write_csv(tmp_path / "d.csv", 50)
     _FailsOnce.calls, _FailsOnce.body = 0, (tmp_path / "d.csv").read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailsOnce)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        job = make.staging_job(source=f"http://127.0.0.1:{server.server_port}/d.csv")
+    with serving(_FailsOnce) as base:
+        job = make.staging_job(source=f"{base}/d.csv")
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
         state = "queued"
         while state != "published" and dt.datetime.now(dt.UTC) < deadline:
@@ -296,9 +299,6 @@ def test_http_500_then_200_is_retried_and_published(client, actors, make, worker
             state = seen["state"]
         assert state == "published" and seen["attempts"] == 2 and seen["rows"] == 50
         assert _FailsOnce.calls == 2
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404(client, actors):
@@ -307,14 +307,10 @@ def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404
                        headers=actors.headers("member")).status_code == 404
 
 
-def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, make, app, worker, uow):
-    from connector.identity.models import Project
-
+def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, make, app, worker):
     big = Path(app.config["SOURCE_ROOTS"][0]) / "big.csv"
     write_csv(big, 400_000)
-    with uow:
-        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 200_000
-        uow.commit()
+    make.quota("cardio", 200_000)
     job = make.staging_job(source=big.as_uri())
     worker.tick()
     failed = shown(client, actors, job.id)
