@@ -112,6 +112,10 @@ class ProblemCheckingClient:
     def __init__(self, client: Any) -> None:
         self._client = client
 
+    @property
+    def application(self) -> Any:
+        return self._client.application
+
     def open(self, *args: Any, **kwargs: Any) -> Any:
         response = self._client.open(*args, **kwargs)
         if response.status_code >= 400:
@@ -131,6 +135,14 @@ class ProblemCheckingClient:
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         return self.open(*args, method="DELETE", **kwargs)
+
+
+@pytest.fixture
+def make(app, actors):
+    """The set-up factories of ``tests/factories.py`` over this test's app, with its actors."""
+    from tests.factories import Factories  # imported late: factories imports this module
+
+    return Factories(app)
 
 
 @pytest.fixture

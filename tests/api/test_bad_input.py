@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from connector.catalog.models import Dataset, DatasetVersion
 from tests.conftest import dataset_body
+from tests.factories import register_over_http
 
 
 def stored(uow) -> tuple[int, int]:
@@ -125,9 +126,7 @@ def test_values_outside_the_vocabularies_and_formats_are_422(client, actors, ove
 
 
 def test_duplicate_identifier_is_409_and_keeps_the_first(client, actors, uow):
-    first = client.post("/api/v1/datasets", json=dataset_body(identifier="urn:dup"),
-                        headers=actors.headers("steward"))
-    assert first.status_code == 201
+    register_over_http(client, actors, identifier="urn:dup")
     second = client.post("/api/v1/datasets", json=dataset_body(identifier="urn:dup", title="Other"),
                          headers=actors.headers("steward"))
     assert second.status_code == 409
@@ -153,8 +152,7 @@ def test_missing_or_unknown_token_is_401(client, headers):
 def test_member_trying_steward_actions_is_403(client, actors, uow):
     assert client.post("/api/v1/datasets", json=dataset_body(),
                        headers=actors.headers("member")).status_code == 403
-    url = client.post("/api/v1/datasets", json=dataset_body(),
-                      headers=actors.headers("steward")).headers["Location"]
+    url = register_over_http(client, actors).headers["Location"]
     assert client.put(url, json=dataset_body(), headers=actors.headers("member")).status_code == 403
     assert client.delete(url, headers=actors.headers("member")).status_code == 403
     assert client.delete(url, headers=actors.headers("defence-steward")).status_code == 403

@@ -14,19 +14,13 @@ from connector.identity import service as identity
 from connector.policies import service
 from connector.policies.models import Agreement, Offer
 from tests.conftest import SCHEMAS, dataset_body
-
-HEALTH = {"template": "health-secondary-use", "parameters": {
-    "permit_ids": ["HDAB-DE-2026-0042"], "projects": ["cardio"],
-    "processing_location": "ai-factory", "identifying_columns": ["patient_id"],
-    "retention_days": 90}}
+from tests.factories import HEALTH_OFFER as HEALTH
+from tests.factories import PERMIT, register_over_http
 
 
 @pytest.fixture
 def dataset(client, actors):
-    response = client.post("/api/v1/datasets", json=dataset_body(accessRights="RESTRICTED"),
-                           headers=actors.headers("steward"))
-    assert response.status_code == 201
-    return response.get_json()
+    return register_over_http(client, actors, accessRights="RESTRICTED").get_json()
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def test_dry_run_says_what_is_missing_then_permits_with_the_permit(client, actor
     SCHEMAS.validate("decision", answer)
     assert answer["decision"] == "needs_approval"
     assert any("permit" in reason for reason in answer["reasons"])
-    request["attributes"] = {"dataPermit": "HDAB-DE-2026-0042"}
+    request["attributes"] = {"dataPermit": PERMIT}
     answer = client.post("/api/v1/policies/evaluate", json={"policy": offer["id"],
                          "request": request}, headers=actors.headers("member")).get_json()
     assert answer["decision"] == "permit", answer["reasons"]
@@ -80,7 +74,7 @@ def test_dry_run_says_what_is_missing_then_permits_with_the_permit(client, actor
 
 def test_request_with_the_permit_is_agreed_at_once_with_obligations(client, actors, dataset, offer):
     response = ask(client, actors.headers("member"), dataset, offer,
-                   attributes={"dataPermit": "HDAB-DE-2026-0042"})
+                   attributes={"dataPermit": PERMIT})
     assert response.status_code == 201
     body = response.get_json()
     SCHEMAS.validate("access-request-response", body)
@@ -112,7 +106,7 @@ def test_request_without_the_permit_waits_for_a_steward_who_approves(client, act
 def test_member_of_another_project_is_denied_naming_the_recipient_constraint(
         client, actors, dataset, offer, onco):
     body = ask(client, onco, dataset, offer, project="onco",
-               attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+               attributes={"dataPermit": PERMIT}).get_json()
     assert body["state"] == "rejected" and body["agreement"] is None
     assert body["decision"]["decision"] == "deny"
     assert any("recipient" in r or "receiving project" in r for r in body["decision"]["reasons"])
@@ -121,7 +115,7 @@ def test_member_of_another_project_is_denied_naming_the_recipient_constraint(
 
 def test_revoked_agreement_shows_as_revoked_everywhere(client, actors, dataset, offer):
     request = ask(client, actors.headers("member"), dataset, offer,
-                  attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+                  attributes={"dataPermit": PERMIT}).get_json()
     url = f"/api/v1/agreements/{request['agreement']}"
     assert client.post(url + "/revoke", json={"comment": "permit withdrawn"},
                        headers=actors.headers("member")).status_code == 403
@@ -141,14 +135,14 @@ def test_revoked_agreement_shows_as_revoked_everywhere(client, actors, dataset, 
 def test_existing_agreement_keeps_its_snapshot_when_the_offer_is_withdrawn(
         client, actors, dataset, offer):
     request = ask(client, actors.headers("member"), dataset, offer,
-                  attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+                  attributes={"dataPermit": PERMIT}).get_json()
     client.delete(f"/api/v1/datasets/{dataset['id']}/offers/{offer['id']}",
                   headers=actors.headers("steward"))
     agreement = client.get(f"/api/v1/agreements/{request['agreement']}",
                            headers=actors.headers("member")).get_json()
     assert agreement["state"] == "active" and agreement["policy"]["permission"]
     again = ask(client, actors.headers("member"), dataset, offer,
-                attributes={"dataPermit": "HDAB-DE-2026-0042"})
+                attributes={"dataPermit": PERMIT})
     assert again.status_code == 404
 
 
@@ -157,15 +151,15 @@ def test_agreement_binds_the_requested_version_after_a_new_version(client, actor
                json=dataset_body(identifier=dataset["identifier"], accessRights="RESTRICTED",
                                  title="Version two"), headers=actors.headers("steward"))
     old = ask(client, actors.headers("member"), dataset, offer, version=1,
-              attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+              attributes={"dataPermit": PERMIT}).get_json()
     new = ask(client, actors.headers("member"), dataset, offer,
-              attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+              attributes={"dataPermit": PERMIT}).get_json()
     assert (old["version"], new["version"]) == (1, 2)
 
 
 def test_agreement_expires_by_itself(client, actors, dataset, offer, uow):
     body = ask(client, actors.headers("member"), dataset, offer, duration="P1D",
-               attributes={"dataPermit": "HDAB-DE-2026-0042"}).get_json()
+               attributes={"dataPermit": PERMIT}).get_json()
     assert body["state"] == "agreed", body["decision"]["reasons"]
     url = f"/api/v1/agreements/{body['agreement']}"
     assert client.get(url, headers=actors.headers("member")).get_json()["state"] == "active"

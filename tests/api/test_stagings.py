@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -21,9 +23,9 @@ from connector.staging import service
 from connector.staging.models import StagingJob
 from connector.staging.worker import Worker
 from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
+from tests.factories import Factories
 
 ROWS = 2500
-PERMIT = "HDAB-DE-2026-0042"
 
 
 def write_csv(path: Path, rows: int = ROWS) -> None:
@@ -55,23 +57,10 @@ def worker(app):
     return Worker(ext.session_factory, ext.staging, poll_seconds=0.01)
 
 
-def agreement_for(client, actors, url: str, *, template=None) -> dict:
-    distribution = {"accessURL": url, "format": "CSV"}
-    dataset = client.post("/api/v1/datasets", json=dataset_body(
-        accessRights="RESTRICTED", distribution=[distribution]),
-        headers=actors.headers("steward")).get_json()
-    offer = client.post(f"/api/v1/datasets/{dataset['id']}/offers", json=template or {
-        "template": "health-secondary-use", "parameters": {
-            "permit_ids": [PERMIT], "projects": ["cardio"], "processing_location": "ai-factory",
-            "identifying_columns": ["patient_id"], "retention_days": 90}},
-        headers=actors.headers("steward")).get_json()
-    request = client.post("/api/v1/access-requests", json={
-        "dataset": dataset["id"], "offer": offer["id"], "project": "cardio",
-        "purpose": "scientificResearch", "duration": "P30D", "attributes": {"dataPermit": PERMIT}},
-        headers=actors.headers("member")).get_json()
-    assert request["state"] == "agreed", request["decision"]["reasons"]
-    return client.get(f"/api/v1/agreements/{request['agreement']}",
-                      headers=actors.headers("member")).get_json()
+def agreement_for(client, actors, url: str) -> dict:
+    """An agreement on a dataset at ``url``, as ``{"id": ...}``: kept for
+    tests/e2e/test_worker_crash.py until it uses the ``make`` fixture."""
+    return {"id": Factories(client.application).agreement(source=url).id}
 
 
 @pytest.fixture
@@ -82,13 +71,18 @@ def source(app) -> Path:
 
 
 def stage(client, actors, agreement, who="member"):
-    return client.post("/api/v1/stagings", json={"agreement": agreement["id"]},
+    return client.post("/api/v1/stagings", json={"agreement": agreement.id},
                        headers=actors.headers(who))
 
 
+def shown(client, actors, job_id: str) -> dict:
+    """The job as its project's member sees it over HTTP."""
+    return client.get(f"/api/v1/stagings/{job_id}", headers=actors.headers("member")).get_json()
+
+
 def test_agreement_to_published_parquet_read_by_pyarrow_duckdb_and_the_client(
-        client, actors, source, worker, app):
-    agreement = agreement_for(client, actors, source.as_uri())
+        client, actors, make, source, worker):
+    agreement = make.agreement(source=source.as_uri())
     first = stage(client, actors, agreement)
     assert first.status_code == 202
     SCHEMAS.validate("staging-job", first.get_json())
@@ -114,48 +108,41 @@ def test_agreement_to_published_parquet_read_by_pyarrow_duckdb_and_the_client(
                            [f"{path}/part-*.parquet"]).fetchall()[0][0]
     assert count == ROWS
     manifest = training.read_manifest(location)
-    assert manifest["agreement"] == agreement["id"]
+    assert manifest["agreement"] == agreement.id
     assert manifest["provenance"][0]["sha256"]
     assert (Path(path) / "croissant.json").exists()
 
 
 def test_revoked_agreement_removes_the_staged_data_with_an_audit_event(
-        client, actors, source, worker, uow):
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    worker.tick()
-    location = client.get(f"/api/v1/stagings/{job['id']}",
-                          headers=actors.headers("member")).get_json()["location"]
-    client.post(f"/api/v1/agreements/{agreement['id']}/revoke", json={"comment": "permit void"},
+        client, actors, make, source, worker, uow):
+    agreement = make.agreement(source=source.as_uri())
+    job = make.published_staging(agreement.id)
+    client.post(f"/api/v1/agreements/{agreement.id}/revoke", json={"comment": "permit void"},
                 headers=actors.headers("steward"))
     worker.tick()
-    after = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    after = shown(client, actors, job.id)
     assert after["state"] == "removed" and after["removed"]
-    assert not Path(location.removeprefix("file://")).exists()
+    assert not Path(job.location.removeprefix("file://")).exists()
     with uow:
         actions = [e.action for e in uow.session.scalars(
-            select(AuditEvent).where(AuditEvent.object_id == job["id"]))]
+            select(AuditEvent).where(AuditEvent.object_id == job.id))]
     assert actions == ["staging.request", "staging.publish", "staging.remove"]
     assert stage(client, actors, agreement).status_code == 422
 
 
-def test_expired_agreement_removes_the_staged_data(client, actors, source, worker, app, uow):
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    worker.tick()
-    ext = app.extensions["connector"]
-    removed = service.remove_ended(uow, ext.staging, now=utcnow() + dt.timedelta(days=31))
-    assert [j.id for j in removed] == [job["id"]]
-    after = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
-    assert after["state"] == "removed"
+def test_expired_agreement_removes_the_staged_data(client, actors, make, source, uow):
+    job = make.published_staging(source=source.as_uri())
+    removed = service.remove_ended(uow, make.staging, now=utcnow() + dt.timedelta(days=31))
+    assert [j.id for j in removed] == [job.id]
+    assert shown(client, actors, job.id)["state"] == "removed"
 
 
-def test_missing_source_fails_at_once_without_retry(client, actors, app, worker):
+def test_missing_source_fails_at_once_without_retry(client, actors, make, app, worker):
     missing = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "nowhere.csv"
-    agreement = agreement_for(client, actors, missing.as_uri())
-    job = stage(client, actors, agreement).get_json()
+    agreement = make.agreement(source=missing.as_uri())
+    job = make.staging_job(agreement.id)
     worker.tick()
-    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    failed = shown(client, actors, job.id)
     assert failed["state"] == "failed" and failed["attempts"] == 1
     assert failed["error"]["transient"] is False
     again = stage(client, actors, agreement)
@@ -170,6 +157,18 @@ def test_source_outside_the_allowed_roots_is_refused_at_registration(client, act
     assert refused.status_code == 422 and "root" in refused.get_json()["detail"]
 
 
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server with ``handler``, for the duration of the block; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Unavailable(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.send_response(503)
@@ -180,94 +179,76 @@ class _Unavailable(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_transient_source_failure_is_retried_with_back_off_then_fails(client, actors, app, worker):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/data.csv"
-        agreement = agreement_for(client, actors, url)
-        job = stage(client, actors, agreement).get_json()
+def test_transient_source_failure_is_retried_with_back_off_then_fails(client, actors, make, worker):
+    with serving(_Unavailable) as base:
+        job = make.staging_job(source=f"{base}/data.csv")
         worker.tick()
-        first = client.get(f"/api/v1/stagings/{job['id']}",
-                           headers=actors.headers("member")).get_json()
+        first = shown(client, actors, job.id)
         assert first["state"] in ("queued", "failed")
         assert first["error"]["transient"] is True
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
         while first["state"] == "queued" and dt.datetime.now(dt.UTC) < deadline:
             worker.tick()
-            first = client.get(f"/api/v1/stagings/{job['id']}",
-                               headers=actors.headers("member")).get_json()
+            first = shown(client, actors, job.id)
         assert first["state"] == "failed" and first["attempts"] == 2
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def test_a_lapsed_lease_lets_another_worker_take_the_job(client, actors, source, app, uow):
-    ext = app.extensions["connector"]
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    now = utcnow()
-    assert service.claim_job(uow, "dead-worker", ext.staging, now=now) == job["id"]
-    assert service.claim_job(uow, "other", ext.staging, now=now) is None
-    later = now + dt.timedelta(seconds=ext.staging.lease_seconds + 1)
-    assert service.claim_job(uow, "other", ext.staging, now=later) == job["id"]
-    done = service.run_job(uow, job["id"], "other", ext.staging, clock=utcnow)
+def test_a_lapsed_lease_lets_another_worker_take_the_job(make, source, uow):
+    job = make.staging_job(source=source.as_uri())
+    settings, now = make.staging, utcnow()
+    assert service.claim_job(uow, "dead-worker", settings, now=now) == job.id
+    assert service.claim_job(uow, "other", settings, now=now) is None
+    later = now + dt.timedelta(seconds=settings.lease_seconds + 1)
+    assert service.claim_job(uow, "other", settings, now=later) == job.id
+    done = service.run_job(uow, job.id, "other", settings, clock=utcnow)
     assert done.state == "published" and done.attempts == 2
 
 
-def test_quota_exceeded_fails_and_publishes_nothing(client, actors, source, app, worker, uow):
-    from connector.identity.models import Project
-
-    with uow:
-        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 1000
-        uow.commit()
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
+def test_quota_exceeded_fails_and_publishes_nothing(client, actors, make, source, app, worker):
+    make.quota("cardio", 1000)
+    job = make.staging_job(source=source.as_uri())
     worker.tick()
-    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    failed = shown(client, actors, job.id)
     assert failed["state"] == "failed" and failed["error"]["code"] == "quota-exceeded"
     tier = Path(app.config["HOME"]) / "storage" / "cardio"
     assert not any(tier.rglob("_manifest.json"))
 
 
-def test_cancelled_job_is_not_run(client, actors, source, worker, uow):
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    cancelled = client.post(f"/api/v1/stagings/{job['id']}/cancel", headers=actors.headers("member"))
+def test_cancelled_job_is_not_run(client, actors, make, source, worker):
+    job = make.staging_job(source=source.as_uri())
+    cancelled = client.post(f"/api/v1/stagings/{job.id}/cancel", headers=actors.headers("member"))
     assert cancelled.get_json()["state"] == "cancelled"
     assert worker.tick() == 0
-    assert client.post(f"/api/v1/stagings/{job['id']}/cancel",
+    assert client.post(f"/api/v1/stagings/{job.id}/cancel",
                        headers=actors.headers("member")).status_code == 409
 
 
-def test_other_projects_do_not_see_the_job(client, actors, source):
-    agreement = agreement_for(client, actors, source.as_uri())
-    job = stage(client, actors, agreement).get_json()
-    assert client.get(f"/api/v1/stagings/{job['id']}",
+def test_other_projects_do_not_see_the_job(client, actors, make, source):
+    agreement = make.agreement(source=source.as_uri())
+    job = make.staging_job(agreement.id)
+    assert client.get(f"/api/v1/stagings/{job.id}",
                       headers=actors.headers("outsider")).status_code == 404
     assert stage(client, actors, agreement, who="outsider").status_code == 404
     assert client.get("/api/v1/stagings", headers=actors.headers("outsider")).get_json()["items"] == []
 
 
-def test_job_rows_are_unique_per_agreement_and_version(client, actors, source, uow):
-    agreement = agreement_for(client, actors, source.as_uri())
+def test_job_rows_are_unique_per_agreement_and_version(client, actors, make, source, uow):
+    agreement = make.agreement(source=source.as_uri())
     for _ in range(3):
         stage(client, actors, agreement)
     with uow:
         assert len(uow.session.scalars(select(StagingJob)).all()) == 1
 
 
-def test_concurrent_requests_for_one_agreement_make_one_job(app, actors, source, uow):
-    client = app.test_client()
-    agreement = agreement_for(ProblemCheckingClient(client), actors, source.as_uri())
+def test_concurrent_requests_for_one_agreement_make_one_job(app, actors, make, source, uow):
+    agreement = make.agreement(source=source.as_uri())
     barrier = threading.Barrier(4)
     answers: list[tuple[int, str]] = []
 
     def request() -> None:
         local = app.test_client()
         barrier.wait()
-        response = local.post("/api/v1/stagings", json={"agreement": agreement["id"]},
+        response = local.post("/api/v1/stagings", json={"agreement": agreement.id},
                               headers=actors.headers("member"))
         answers.append((response.status_code, response.get_json()["id"]))
 
@@ -303,26 +284,19 @@ class _FailsOnce(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_http_500_then_200_is_retried_and_published(client, actors, worker, tmp_path):
+def test_http_500_then_200_is_retried_and_published(client, actors, make, worker, tmp_path):
     write_csv(tmp_path / "d.csv", 50)
     _FailsOnce.calls, _FailsOnce.body = 0, (tmp_path / "d.csv").read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FailsOnce)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        agreement = agreement_for(client, actors, f"http://127.0.0.1:{server.server_port}/d.csv")
-        job = stage(client, actors, agreement).get_json()
+    with serving(_FailsOnce) as base:
+        job = make.staging_job(source=f"{base}/d.csv")
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
         state = "queued"
         while state != "published" and dt.datetime.now(dt.UTC) < deadline:
             worker.tick()
-            shown = client.get(f"/api/v1/stagings/{job['id']}",
-                               headers=actors.headers("member")).get_json()
-            state = shown["state"]
-        assert state == "published" and shown["attempts"] == 2 and shown["rows"] == 50
+            seen = shown(client, actors, job.id)
+            state = seen["state"]
+        assert state == "published" and seen["attempts"] == 2 and seen["rows"] == 50
         assert _FailsOnce.calls == 2
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404(client, actors):
@@ -331,18 +305,13 @@ def test_staging_request_without_an_agreement_is_422_and_with_an_unknown_one_404
                        headers=actors.headers("member")).status_code == 404
 
 
-def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, app, worker, uow):
-    from connector.identity.models import Project
-
+def test_quota_exceeded_mid_way_leaves_no_temporary_parts(client, actors, make, app, worker):
     big = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "big.csv"
     write_csv(big, 400_000)
-    with uow:
-        uow.session.scalar(select(Project).where(Project.slug == "cardio")).quota_bytes = 200_000
-        uow.commit()
-    agreement = agreement_for(client, actors, big.as_uri())
-    job = stage(client, actors, agreement).get_json()
+    make.quota("cardio", 200_000)
+    job = make.staging_job(source=big.as_uri())
     worker.tick()
-    failed = client.get(f"/api/v1/stagings/{job['id']}", headers=actors.headers("member")).get_json()
+    failed = shown(client, actors, job.id)
     assert failed["state"] == "failed" and failed["error"]["code"] == "quota-exceeded"
     written = int(re.search(r"(\d+) bytes written", failed["error"]["detail"]).group(1))
     assert written > 0  # it stopped mid-way, after writing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import dataset_body
+from tests.factories import register_over_http
 
 # caller -> may see (PUBLIC, RESTRICTED, NON_PUBLIC) datasets of the "health" organisation
 EXPECTED = {
@@ -18,14 +18,9 @@ EXPECTED = {
 
 @pytest.fixture
 def urls(client, actors):
-    result = {}
-    for rights in ("PUBLIC", "RESTRICTED", "NON_PUBLIC"):
-        response = client.post("/api/v1/datasets",
-                               json=dataset_body(accessRights=rights, title=f"Registry {rights}"),
-                               headers=actors.headers("steward"))
-        assert response.status_code == 201
-        result[rights] = response.headers["Location"]
-    return result
+    return {rights: register_over_http(client, actors, accessRights=rights,
+                                       title=f"Registry {rights}").headers["Location"]
+            for rights in ("PUBLIC", "RESTRICTED", "NON_PUBLIC")}
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED))

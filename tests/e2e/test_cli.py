@@ -52,7 +52,7 @@ def test_datasets_add_show_list_and_search(org, tmp_path):
     assert "1 dataset(s)" in ok(org, "datasets", "list")
 
 
-def test_dataset_from_standard_input(org):
+def test_datasets_add_reads_the_document_from_standard_input(org):
     out = ok(org, "datasets", "add", "-", "--org", "health", "--json",
              stdin=json.dumps(dataset_body()))
     assert json.loads(out)["organisation"] == "health"
@@ -94,7 +94,7 @@ def test_db_upgrade_reports_the_head_revision(org):
     assert f"database at revision {head}" in ok(org, "db", "upgrade")
 
 
-def test_usage_control_from_the_command_line(org, tmp_path):
+def test_request_approval_and_revocation_from_the_command_line_are_audited(org, tmp_path):
     ok(org, "projects", "set", "cardio", "ethicsApproval", "true")
     ok(org, "users", "create", "mia", "--role", "member", "--project", "cardio")
     path = tmp_path / "d.json"

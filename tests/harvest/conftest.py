@@ -14,6 +14,7 @@ from connector.db import utcnow
 from connector.identity import service as identity
 from connector.identity.principal import OPERATOR
 from tests.conftest import TABLES
+from tests.factories import Factories
 from tests.harvest.portal import Portal
 
 HARVEST_TABLES = ("harvest_records", "harvest_links", "harvest_runs", "harvest_sources")
@@ -44,10 +45,9 @@ def org(uow):
 
 
 @pytest.fixture
-def source(uow, org, portal):
-    return service.add_source(uow, OPERATOR, {"name": "env-portal", "kind": "ckan", "url": portal.url,
-                                              "organisation": "env", "options": {"rows": 2}},
-                              allowlist=LOOPBACK.allowlist)
+def source(app, org, portal):
+    """The portal as a CKAN source of ``env``, asking for two packages a page."""
+    return Factories(app).harvest_source(portal.url, options={"rows": 2})
 
 
 def run_once(uow, source_id: str, settings: service.HarvestSettings = LOOPBACK, *, full: bool = False,

@@ -18,7 +18,7 @@ def packages_in(path):
     return data if isinstance(data, list) else [data]
 
 
-def test_there_are_examples():
+def test_the_ckan_example_folder_holds_at_least_its_thirteen_examples():
     assert len(EXAMPLES) >= 13
 
 

@@ -8,14 +8,14 @@ import sys
 from connector.catalog.harvest import service
 from connector.identity.principal import OPERATOR
 from connector.staging.worker import Worker
+from tests.factories import Factories
 from tests.harvest.conftest import LOOPBACK
 from tests.harvest.portal import package
 
 
 def test_a_worker_round_runs_one_harvest_run_and_leaves_the_next_for_the_next_round(
         app, uow, portal, source):
-    other = service.add_source(uow, OPERATOR, {"name": "env-portal-2", "kind": "ckan", "url": portal.url,
-                                               "organisation": "env"}, allowlist=LOOPBACK.allowlist)
+    other = Factories(app).harvest_source(portal.url, name="env-portal-2")
     portal.add(package(0), package(1))
     first, _ = service.enqueue_run(uow, OPERATOR, source.id)
     second, _ = service.enqueue_run(uow, OPERATOR, other.id)

@@ -422,7 +422,7 @@ def test_defence_template_checks_clearance_and_forbids_redistribution():
         low.reasons[0])
 
 
-def test_open_data_and_research_templates():
+def test_open_data_permits_anyone_and_research_eu_permits_research_but_not_marketing():
     open_data = parse_policy(templates.open_data("urn:x:o", license="CC-BY-4.0"))
     assert evaluate(open_data, RequestContext(now=NOW)).outcome is Outcome.PERMIT
     research = parse_policy(templates.research_eu("urn:x:r"))

@@ -20,6 +20,8 @@ def examples(kind: str) -> list[tuple[str, Path]]:
 
 
 def test_every_schema_is_a_valid_draft_2020_12_schema_with_an_id():
+    files = {p.name.removesuffix(".schema.json") for p in (REPO / "schemas").glob("*.schema.json")}
+    assert files and set(SCHEMAS.documents) == files
     for name, document in SCHEMAS.documents.items():
         Draft202012Validator.check_schema(document)
         assert document["$id"] == f"urn:connector:schema:{name}"
@@ -27,7 +29,8 @@ def test_every_schema_is_a_valid_draft_2020_12_schema_with_an_id():
 
 def test_there_are_examples_both_ways_for_each_request_schema():
     for name in ("dataset", "odrl-policy", "access-request", "offer-request"):
-        assert examples("valid") and any(n == name for n, _ in examples("valid"))
+        for kind in ("valid", "invalid"):
+            assert any(n == name for n, _ in examples(kind)), (name, kind)
         assert any(n == name for n, _ in examples("invalid"))
 
 
@@ -45,32 +48,28 @@ def test_invalid_example_fails(name, path):
         SCHEMAS.validate(name, document)
 
 
+def store_of_one(directory: Path, **keywords):
+    """A SchemaStore over ``directory`` holding one schema ``x`` with ``keywords``."""
+    from connector.schemas import SchemaStore
+
+    (directory / "x.schema.json").write_text(json.dumps({
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:connector:schema:x",
+        **keywords}))
+    return SchemaStore(directory)
+
+
 def test_prepare_checks_a_schema_against_its_meta_schema_before_any_document_is_validated(tmp_path):
     from jsonschema.exceptions import SchemaError
 
-    from connector.schemas import SchemaStore
-
-    (tmp_path / "x.schema.json").write_text(json.dumps({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:connector:schema:x",
-        "type": "no-such-type",
-    }))
     with pytest.raises(SchemaError):
-        SchemaStore(tmp_path).prepare("x")
+        store_of_one(tmp_path, type="no-such-type").prepare("x")
 
 
 def test_references_to_unknown_schemas_are_not_fetched(tmp_path):
-    (tmp_path / "x.schema.json").write_text(json.dumps({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:connector:schema:x",
-        "$ref": "http://127.0.0.1:9/never.json",
-    }))
     from referencing.exceptions import Unresolvable
 
-    from connector.schemas import SchemaStore
-
     with pytest.raises(Unresolvable):
-        SchemaStore(tmp_path).validate("x", {})
+        store_of_one(tmp_path, **{"$ref": "http://127.0.0.1:9/never.json"}).validate("x", {})
 
 
 def test_dcat_schema_enumerates_exactly_the_vocabulary_codes_the_code_knows():
@@ -97,7 +96,7 @@ def test_contact_email_must_be_an_address(address, valid):
 
 
 def test_harvest_source_format_option_accepts_exactly_what_the_rdf_parser_reads():
-    from connector.catalog.harvest.rdf_parse import FORMAT_ALIASES, format_option
+    from connector.catalog.harvest.rdf_parse import FORMAT_ALIASES, PARSERS, format_option
 
     enum = SCHEMAS.documents["harvest-source"]["properties"]["options"]["properties"]["format"]["enum"]
     assert sorted(enum) == sorted(FORMAT_ALIASES)
@@ -105,7 +104,7 @@ def test_harvest_source_format_option_accepts_exactly_what_the_rdf_parser_reads(
         body = {"name": "portal", "kind": "dcat", "url": "https://data.example.eu/catalog",
                 "options": {"format": name}}
         assert not list(SCHEMAS.iter_errors("harvest-source", body)), name
-        assert format_option(name) is not None
+        assert format_option(name) in PARSERS, name
     refused = {"name": "portal", "kind": "dcat", "url": "https://data.example.eu/catalog",
                "options": {"format": "csv"}}
     assert list(SCHEMAS.iter_errors("harvest-source", refused))
