@@ -174,7 +174,9 @@ def test_package_show_without_id_is_a_validation_error_naming_the_field(ckan):
 def test_package_search_finds_by_words_with_ckans_result_shape(ckan, catalog_data):
     result = ok(ckan("package_search", {"q": "heart"}))
     assert result["count"] == 2 and titles(result) == ["Heart failure registry", "Heart rate of athletes"]
-    assert result["search_facets"] == {} and result["results"][0]["resources"] is not None
+    assert result["search_facets"] == {}
+    assert {p["title"]: [r["format"] for r in p["resources"]] for p in result["results"]} == {
+        "Heart failure registry": ["CSV"], "Heart rate of athletes": ["PARQUET"]}
 
 
 @pytest.mark.parametrize("fq,expected", [
