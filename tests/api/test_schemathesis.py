@@ -92,7 +92,7 @@ def seed(app, uow, actors) -> dict[str, list[str]]:
     with a run, and a DSP contract negotiation; returns the real ids per path parameter name."""
     client = app.test_client()
     steward, member = actors.headers("steward"), actors.headers("member")
-    source = Path(app.config["SOURCE_ROOTS"][0]) / "cardiac" / "measurements.csv"
+    source = Path(app.config["SOURCE_ROOTS"][0]) / "health" / "cardiac" / "measurements.csv"
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_text("patient_id,lvef\nP1,55.5\nP2,60\n")
     datasets = [

@@ -158,4 +158,9 @@ def test_cn_c_01_with_inline_delivery_the_negotiation_finalizes_without_a_worker
     while _consumer_view(pair, started["id"])["state"] != "FINALIZED":
         assert time.monotonic() < deadline, _consumer_view(pair, started["id"])
         time.sleep(0.1)
-    assert pair.types()[-1] == "ContractNegotiationEventMessage:FINALIZED"
+    # The recording client logs a message when its answer returns: with inline delivery the
+    # provider sends FINALIZED while the consumer's verification is still being answered, so
+    # the two may be logged in either order.
+    assert pair.types()[-2:] in (
+        ["ContractAgreementVerificationMessage", "ContractNegotiationEventMessage:FINALIZED"],
+        ["ContractNegotiationEventMessage:FINALIZED", "ContractAgreementVerificationMessage"])
