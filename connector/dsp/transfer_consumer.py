@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-
 from connector.dsp import process, push
 from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
@@ -79,17 +77,17 @@ def consumer_message(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
 
 def queue_staging(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int, now: dt.datetime) -> None:
     with uow:
-        transfer = uow.session.get(Transfer, transfer_pk)
+        transfer = uow.transfers.by_pk(transfer_pk)
         try:
             job, _ = staging.request_staging(uow, _team_principal(uow, transfer), transfer.agreement_id,
                                              runtime.staging, now=now)
         except ConnectorError as exc:
-            transfer = uow.session.get(Transfer, transfer_pk)
+            transfer = uow.transfers.by_pk(transfer_pk)
             terminate(uow, transfer, runtime, exc.code,
                        [f"the data cannot be staged here: {exc.detail}"], now)
             uow.commit()
             return
-        transfer = uow.session.get(Transfer, transfer_pk)
+        transfer = uow.transfers.by_pk(transfer_pk)
         transfer.staging_job_id = job.id
         uow.commit()
 
@@ -104,9 +102,7 @@ def source_options(uow: UnitOfWork, url: str) -> dict[str, Any]:
         raise NotFound(f"{url!r} is not a dsp://negotiation/<id> source")
     negotiation_id = parts.path.strip("/")
     with uow:
-        transfer = uow.session.scalar(select(Transfer).where(
-            Transfer.negotiation_id == negotiation_id, Transfer.role == Role.CONSUMER,
-            Transfer.state == T.STARTED).order_by(Transfer.pk.desc()).limit(1))
+        transfer = uow.transfers.open_of_negotiation(negotiation_id, [T.STARTED])
         if transfer is None or not transfer.token or not transfer.endpoint:
             from connector.adapters.errors import TerminalSourceError
 

@@ -15,13 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connector.dsp.models import Transfer
 from connector.dsp.negotiation_service import agreement_ended
-from connector.dsp.states import Role
 from connector.dsp.transfer_steps import T, token_hash
 from connector.errors import NotFound, Unauthorized
 from connector.policies.models import Agreement
-from connector.staging.models import JobState, StagingJob
+from connector.staging.models import JobState
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
 
@@ -49,8 +47,7 @@ def open_data(uow: UnitOfWork, provider_pid: str, token: str | None, *, now: dt.
     if not token:
         raise DataAccessDenied("send the token of the transfer's data address as Authorization: Bearer")
     with uow:
-        transfer = uow.session.scalar(select(Transfer).where(Transfer.token_hash == token_hash(token),
-                                                             Transfer.role == Role.PROVIDER))
+        transfer = uow.transfers.by_data_token(token_hash(token))
         if transfer is None or transfer.pid != provider_pid:
             raise DataAccessDenied("unknown or ended data token")
         if transfer.state != T.STARTED:
@@ -61,7 +58,7 @@ def open_data(uow: UnitOfWork, provider_pid: str, token: str | None, *, now: dt.
         ended = agreement_ended(agreement, now)
         if ended:
             raise DataAccessDenied(ended)
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
+        job = uow.transfers.job_of(transfer)
         if job is None or job.state != JobState.PUBLISHED or job.manifest is None:
             raise DataAccessDenied("the agreed data is no longer staged")
         return PublishedData(job.project.slug, job.dataset.id, str(job.dataset_version), job.manifest)

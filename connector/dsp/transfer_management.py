@@ -20,7 +20,7 @@ from connector.dsp import negotiation_service, process, push, transfer_consumer,
 from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
 from connector.dsp.mirror import mirror_agreement
-from connector.dsp.models import Negotiation, Transfer
+from connector.dsp.models import Transfer
 from connector.dsp.negotiation_service import agreement_ended
 from connector.dsp.participants import Participant
 from connector.dsp.principals import requester_for
@@ -49,9 +49,7 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
         participant = runtime.base.participants.get(negotiation.participant_id)
         if participant is None:
             raise Conflict(f"participant {negotiation.participant_id!r} is no longer configured")
-        existing = uow.session.scalar(select(Transfer).where(
-            Transfer.negotiation_id == negotiation.id, Transfer.role == Role.CONSUMER,
-            Transfer.state.in_(OPEN)))
+        existing = uow.transfers.open_of_negotiation(negotiation.id, OPEN)
         if existing is not None:
             return existing, False
         project = uow.session.get(Project, negotiation.project_id)
@@ -71,8 +69,7 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
             format=push.PUSH_FORMAT if target else messages.PULL_FORMAT,
             endpoint=target.describe() if target else None,
             created_by=principal.name, created_at=now, updated_at=now)
-        uow.session.add(transfer)
-        uow.session.flush()
+        uow.transfers.add(transfer)
         address = push.document(target) if target else None  # credentials withheld in the outbox
         enqueue(uow, transfer, f"{participant.address}/transfers/request",
                 messages.request(transfer.pid, transfer.agreement, callback_address, transfer.format,
@@ -95,10 +92,7 @@ def trigger_start(uow: UnitOfWork, runtime: TransferRuntime, participant: Partic
                                  "only; a push names its bucket through /api/v1/transfers"}])
     with uow:  # one transaction: the requesting user requester_for creates is kept with the transfer
         principal = requester_for(uow, participant)
-        finalized = uow.session.scalars(select(Negotiation).where(
-            Negotiation.role == Role.CONSUMER, Negotiation.participant_id == participant.id,
-            Negotiation.state == NegotiationState.FINALIZED,
-            Negotiation.project_id.in_(principal.project_ids)))
+        finalized = uow.negotiations.finalized_consumer(participant.id, principal.project_ids)
         found = [negotiation.id for negotiation in finalized
                  if (negotiation.agreement or {}).get("@id") == body["agreementId"]]
         if not found:

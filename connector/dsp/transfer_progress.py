@@ -9,18 +9,14 @@ terminated, and so are pushes whose lease ran out.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from connector.dsp import push, transfer_provider, transfer_push
 from connector.dsp import transfer as messages
-from connector.dsp.models import Transfer
 from connector.dsp.negotiation_service import agreement_ended
 from connector.dsp.process import move, pids, set_state
 from connector.dsp.states import Role
 from connector.dsp.transfer_steps import OPEN, T, TransferRuntime, send, terminate
-from connector.policies.models import Agreement
 from connector.staging import service as staging
-from connector.staging.models import JobState, StagingJob
+from connector.staging.models import JobState
 from connector.uow import UnitOfWork
 
 
@@ -36,11 +32,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
     provider transfers whose agreement ended are terminated. With ``run_jobs_inline`` the due
     jobs of these transfers run here first. Returns how many transfers moved."""
     with uow:
-        rows = uow.session.execute(
-            select(Transfer.pk, Transfer.role, Transfer.staging_job_id, StagingJob.state)
-            .join(StagingJob, StagingJob.id == Transfer.staging_job_id)
-            .where(((Transfer.role == Role.PROVIDER) & (Transfer.state == T.REQUESTED))
-                   | ((Transfer.role == Role.CONSUMER) & (Transfer.state == T.STARTED)))).all()
+        rows = uow.transfers.waiting_on_staging()
     if runtime.run_jobs_inline:
         for _, _, job_id, job_state in rows:
             if job_state in staging.ACTIVE_STATES:
@@ -49,9 +41,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
     now = runtime.clock()
     pushes: list[int] = []
     with uow:
-        candidates = uow.session.execute(
-            select(Transfer, StagingJob).join(StagingJob, StagingJob.id == Transfer.staging_job_id)
-            .where(Transfer.pk.in_([row[0] for row in rows]))).all()
+        candidates = uow.transfers.with_jobs([row[0] for row in rows])
         for transfer, job in candidates:
             if transfer.state not in (T.REQUESTED, T.STARTED):
                 continue
@@ -69,9 +59,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
                 detail = (job.error or {}).get("detail") or f"the staging job is {job.state}"
                 terminate(uow, transfer, runtime, "staging-failed", [f"staging failed: {detail}"], now)
                 moved += 1
-        for transfer, agreement in uow.session.execute(
-                select(Transfer, Agreement).join(Agreement, Agreement.id == Transfer.agreement_id)
-                .where(Transfer.role == Role.PROVIDER, Transfer.state.in_(OPEN))).all():
+        for transfer, agreement in uow.transfers.open_provider_with_agreements(OPEN):
             ended = agreement_ended(agreement, now)
             if ended:
                 terminate(uow, transfer, runtime, "agreement-ended", [ended], now)

@@ -31,7 +31,7 @@ from connector.dsp.negotiation_service import agreement_ended
 from connector.dsp.participants import Participant
 from connector.dsp.principals import principal_for
 from connector.dsp.process import move, new_pid, pids, set_state
-from connector.dsp.states import NegotiationState, Role
+from connector.dsp.states import Role
 from connector.dsp.transfer_steps import TransferRuntime, ack, first_state, send, terminate, token_hash
 from connector.errors import ConnectorError, NotFound
 from connector.policies.models import Agreement
@@ -42,9 +42,7 @@ from connector.uow import UnitOfWork
 
 def _provider_agreement(uow: UnitOfWork, participant: Participant, agreement_iri: str) -> Negotiation:
     local = catalog_messages.local_id(agreement_iri)
-    negotiation = uow.session.scalar(select(Negotiation).where(
-        Negotiation.role == Role.PROVIDER, Negotiation.agreement_id == local,
-        Negotiation.participant_id == participant.id, Negotiation.state == NegotiationState.FINALIZED))
+    negotiation = uow.negotiations.finalized_with_agreement(participant.id, local)
     if negotiation is None:
         raise NotFound(f"no agreement {agreement_iri!r} with {participant.id!r}")
     return negotiation
@@ -56,9 +54,7 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
     ``consumerPid``). Returns the ``TransferProcess`` ACK (``REQUESTED`` when new)."""
     now = runtime.clock()
     with uow:
-        existing = uow.session.scalar(select(Transfer).where(
-            Transfer.participant_id == participant.id, Transfer.role == Role.PROVIDER,
-            Transfer.counter_pid == message["consumerPid"]))
+        existing = uow.transfers.by_counter_pid(participant.id, Role.PROVIDER, message["consumerPid"])
         if existing is not None:
             return ack(existing)
         if message["format"] not in messages.FORMATS:
@@ -80,8 +76,7 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             callback_address=callback_address.rstrip("/"),
             endpoint=target.describe() if target else f"{data_root}/{pid}/",
             created_by=f"dsp:{participant.id}"[:64], created_at=now, updated_at=now)
-        uow.session.add(transfer)
-        uow.session.flush()
+        uow.transfers.add(transfer)
         answer = ack(transfer)
         uow.commit()
         if target is not None:
@@ -90,12 +85,12 @@ def provider_request(uow: UnitOfWork, runtime: TransferRuntime, participant: Par
             job, _ = staging.request_staging(uow, principal_for(uow, participant), negotiation.agreement_id,
                                              runtime.staging, now=now)
         except ConnectorError as exc:
-            transfer = uow.session.get(Transfer, transfer.pk)
+            transfer = uow.transfers.by_pk(transfer.pk)
             terminate(uow, transfer, runtime, exc.code,
                        [f"the agreed data cannot be staged: {exc.detail}"], now)
             uow.commit()
             return answer
-        transfer = uow.session.get(Transfer, transfer.pk)
+        transfer = uow.transfers.by_pk(transfer.pk)
         transfer.staging_job_id = job.id
         if job.state == JobState.PUBLISHED and transfer.format != push.PUSH_FORMAT:
             start(uow, transfer, runtime, now)  # a push starts in advance(), outside the request

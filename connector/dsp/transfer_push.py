@@ -14,8 +14,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
-
 from connector.dsp import push
 from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
@@ -24,7 +22,6 @@ from connector.dsp.participants import Participant
 from connector.dsp.process import move, pids, set_state
 from connector.dsp.states import Role
 from connector.dsp.transfer_steps import T, TransferRuntime, send, terminate
-from connector.staging.models import StagingJob
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
 
@@ -44,9 +41,7 @@ def end_interrupted(uow: UnitOfWork, runtime: TransferRuntime, now: dt.datetime)
     """Terminate STARTED pushes whose lease ran out: the process copying them died (their
     address lived only in its memory), so nobody will complete them."""
     expired = now - dt.timedelta(seconds=runtime.push_lease_seconds)
-    stale = uow.session.scalars(select(Transfer).where(
-        Transfer.role == Role.PROVIDER, Transfer.format == push.PUSH_FORMAT, Transfer.state == T.STARTED,
-        Transfer.updated_at < expired)).all()
+    stale = uow.transfers.stale_pushes(push.PUSH_FORMAT, expired)
     for transfer in stale:
         terminate(uow, transfer, runtime, "push-interrupted",
                    [f"the push stopped making progress (no file copied for {runtime.push_lease_seconds:g} s; "
@@ -57,8 +52,7 @@ def end_interrupted(uow: UnitOfWork, runtime: TransferRuntime, now: dt.datetime)
 
 def _renew_lease(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
     with uow:
-        uow.session.execute(update(Transfer).where(Transfer.pk == transfer_pk, Transfer.state == T.STARTED)
-                            .values(updated_at=runtime.clock()).execution_options(synchronize_session=False))
+        uow.transfers.renew_lease(transfer_pk, runtime.clock())
         uow.commit()
 
 
@@ -79,8 +73,8 @@ def run(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
     """Copy the staged parts and the manifest to the consumer's bucket (no transaction held
     meanwhile), then complete the transfer, or terminate it with ``push-failed``."""
     with uow:
-        transfer = uow.session.get(Transfer, transfer_pk)
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == transfer.staging_job_id))
+        transfer = uow.transfers.by_pk(transfer_pk)
+        job = uow.transfers.job_of(transfer)
         pid = transfer.pid
         tier = StorageTier.from_url(runtime.staging.storage_url, **runtime.staging.storage_options)
         folder = tier.version_path(job.project.slug, job.dataset.id, str(job.dataset_version))
@@ -96,7 +90,7 @@ def run(uow: UnitOfWork, runtime: TransferRuntime, transfer_pk: int) -> None:
         failure = str(exc)
     now = runtime.clock()
     with uow:
-        transfer = uow.session.get(Transfer, transfer_pk)
+        transfer = uow.transfers.by_pk(transfer_pk)
         runtime.base.secrets.drop(pid)
         if transfer.state == T.STARTED:
             if failure is not None:
