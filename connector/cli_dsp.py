@@ -192,7 +192,7 @@ def transfers() -> None:
 @_with_app(calls_back=True)
 def transfers_start(app: Any, negotiation_id: str, push_to: str | None, user: str, as_json: bool) -> None:
     """Ask for the data of the FINALIZED negotiation NEGOTIATION_ID (the request leaves at once)."""
-    from connector.dsp import transfer_service as service
+    from connector.dsp import transfer_management as service
     from connector.dsp.push import read_s3_address
     from connector.dsp.transfer_api import serialize, transfer_runtime
     from connector.errors import ValidationFailed
@@ -226,7 +226,7 @@ def _runtime(app: Any, transfer_runtime: Any) -> Any:
 @_with_app
 def transfers_list(app: Any, role: str | None, as_json: bool) -> None:
     """List transfer processes, ours as consumer and as provider."""
-    from connector.dsp import transfer_service as service
+    from connector.dsp import transfer_management as service
     from connector.dsp.transfer_api import serialize
 
     items = [serialize(t) for t in service.list_transfers(_uow(app), _operator(), role=role)]
@@ -241,7 +241,7 @@ def transfers_list(app: Any, role: str | None, as_json: bool) -> None:
 @_with_app
 def transfers_show(app: Any, transfer_id: str, as_json: bool) -> None:
     """Show one transfer process."""
-    from connector.dsp import transfer_service as service
+    from connector.dsp import transfer_management as service
     from connector.dsp.transfer_api import serialize
 
     shown = serialize(service.get(_uow(app), _operator(), transfer_id))
@@ -257,7 +257,7 @@ def _act(action: str):
     @handle_errors
     @_with_app
     def command(app: Any, transfer_id: str, reason: str | None, as_json: bool) -> None:
-        from connector.dsp import transfer_service as service
+        from connector.dsp import transfer_management as service
         from connector.dsp.transfer_api import serialize, transfer_runtime
         from connector.errors import ValidationFailed
 

@@ -12,6 +12,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.catalog.repository import DatasetRepository
+from connector.dsp.repository import NegotiationRepository, OutboxRepository, TransferRepository  # dsp
 
 
 class UnitOfWork:
@@ -19,6 +20,11 @@ class UnitOfWork:
 
     session: Session
     datasets: DatasetRepository
+    # --- dsp repositories ---
+    negotiations: NegotiationRepository
+    transfers: TransferRepository
+    outbox: OutboxRepository
+    # --- end dsp repositories ---
 
     def __init__(self, session_factory: sessionmaker) -> None:
         self._session_factory = session_factory
@@ -28,6 +34,11 @@ class UnitOfWork:
         if self._depth == 0:
             self.session = self._session_factory()
             self.datasets = DatasetRepository(self.session)
+            # --- dsp repositories ---
+            self.negotiations = NegotiationRepository(self.session)
+            self.transfers = TransferRepository(self.session)
+            self.outbox = OutboxRepository(self.session)
+            # --- end dsp repositories ---
         self._depth += 1
         return self
 

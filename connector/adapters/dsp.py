@@ -5,7 +5,7 @@ and the Parquet parts it lists; every request carries the data address's bearer 
 (``authorization`` option) and passes the SSRF guard of the HTTP adapter (``allowlist``: the
 participant's host). Each part's bytes must have the size and sha256 the remote manifest
 states, or the read fails. The URL of the source (``dsp://negotiation/<id>``) only names it;
-the control plane (:func:`connector.dsp.transfer_service.source_options`) supplies the options.
+the control plane (:func:`connector.dsp.transfer_consumer.source_options`) supplies the options.
 
 Besides record batches, the stream offers :meth:`DspStream.stage_verbatim`: the remote parts
 copied byte for byte into a version of our tier (same checksums), for use when no duty

@@ -154,9 +154,7 @@ def provider_request(uow: UnitOfWork, runtime: Runtime, participant: Participant
     if not isinstance(target, str) or not target:
         raise NegotiationRefused("the offer of an initial contract request must name its target dataset")
     with uow:
-        existing = uow.session.scalar(select(Negotiation).where(
-            Negotiation.participant_id == participant.id, Negotiation.role == Role.PROVIDER,
-            Negotiation.counter_pid == message["consumerPid"]))
+        existing = uow.negotiations.by_counter_pid(participant.id, Role.PROVIDER, message["consumerPid"])
         if existing is not None:
             return ack(existing)
         principal = principal_for(uow, participant)
@@ -168,8 +166,7 @@ def provider_request(uow: UnitOfWork, runtime: Runtime, participant: Participant
                                         Role.CONSUMER), dataset=target, offer=dict(message["offer"]),
             callback_address=callback_address.rstrip("/"), created_by=principal.name,
             created_at=now, updated_at=now)
-        uow.session.add(negotiation)
-        uow.session.flush()
+        uow.negotiations.add(negotiation)
         answer = ack(negotiation)
         offer, ours, differences = _match_offer(uow, dataset, message["offer"], runtime.own_id)
         if offer is None:
@@ -307,12 +304,7 @@ def sync_decisions(uow: UnitOfWork, runtime: Runtime) -> int:
     now = runtime.clock()
     moved = 0
     with uow:
-        rows = uow.session.execute(
-            select(Negotiation, AccessRequest)
-            .join(AccessRequest, AccessRequest.id == Negotiation.access_request_id)
-            .where(Negotiation.role == Role.PROVIDER, Negotiation.state.in_([N.REQUESTED, N.ACCEPTED]),
-                   AccessRequest.state.in_([RequestState.AGREED, RequestState.REJECTED]))).all()
-        for negotiation, request in rows:
+        for negotiation, request in uow.negotiations.decided_by_steward():
             if request.state == RequestState.AGREED and request.agreement is not None:
                 _agree(uow, negotiation, runtime, request.agreement, now)
             else:
@@ -367,8 +359,7 @@ def consumer_start(uow: UnitOfWork, runtime: Runtime, principal: Principal, body
             message_schemas().validate(message)
         except InvalidMessage as exc:
             raise ValidationFailed([{"path": "$.offer", "message": str(exc)}]) from exc
-        uow.session.add(negotiation)
-        uow.session.flush()
+        uow.negotiations.add(negotiation)
         enqueue(uow, negotiation, f"{participant.address}/negotiations/request", message, now)
         uow.commit()
         return negotiation
@@ -411,9 +402,7 @@ def consumer_offer_initial(uow: UnitOfWork, runtime: Runtime, participant: Parti
     participant's project, for a team to accept or terminate."""
     now = runtime.clock()
     with uow:
-        if uow.session.scalar(select(Negotiation).where(
-                Negotiation.participant_id == participant.id, Negotiation.role == Role.CONSUMER,
-                Negotiation.counter_pid == message["providerPid"])) is not None:
+        if uow.negotiations.by_counter_pid(participant.id, Role.CONSUMER, message["providerPid"]) is not None:
             raise NegotiationRefused(f"a negotiation with providerPid {message['providerPid']!r} exists")
         principal = principal_for(uow, participant)
         target = message["offer"]["target"]
@@ -423,7 +412,7 @@ def consumer_offer_initial(uow: UnitOfWork, runtime: Runtime, participant: Parti
             state=NEGOTIATION.next_state(None, "ContractOfferMessage", Role.PROVIDER), dataset=target,
             offer=dict(message["offer"]), callback_address=callback_address, created_by=principal.name,
             created_at=now, updated_at=now)
-        uow.session.add(negotiation)
+        uow.negotiations.add(negotiation)
         uow.commit()
         return negotiation
 

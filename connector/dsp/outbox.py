@@ -15,12 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import exists, or_, select, update
-from sqlalchemy.orm import aliased
-
 from connector.dsp.client import Answer
 from connector.dsp.messages import InvalidMessage
-from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
+from connector.dsp.models import Negotiation, OutboxState, Transfer
 from connector.dsp.negotiation_service import Runtime, sync_decisions
 from connector.dsp.participants import ParticipantUnreachable
 from connector.dsp.process import end, kind_of
@@ -36,28 +33,10 @@ LEASE_SECONDS = 60
 _INITIAL = {"ContractRequestMessage": "ContractNegotiation", "TransferRequestMessage": "TransferProcess"}
 
 
-def _due(uow: UnitOfWork, now: dt.datetime, limit: int) -> list[int]:
-    earlier = aliased(OutboxMessage)
-    same_process = or_(earlier.negotiation_pk == OutboxMessage.negotiation_pk,
-                       earlier.transfer_pk == OutboxMessage.transfer_pk)
-    blocked = exists(select(earlier.pk).where(same_process, earlier.pk < OutboxMessage.pk,
-                                              earlier.state == OutboxState.PENDING))
-    query = (select(OutboxMessage.pk)
-             .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now), ~blocked)
-             .order_by(OutboxMessage.pk).limit(limit))
-    return list(uow.session.scalars(query))
-
-
 def _claim(uow: UnitOfWork, pk: int, now: dt.datetime) -> bool:
-    claimed = uow.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.pk == pk, OutboxMessage.state == OutboxState.PENDING,
-               or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
-        .values(lease_until=now + dt.timedelta(seconds=LEASE_SECONDS))
-        .execution_options(synchronize_session=False))
+    claimed = uow.outbox.lease(pk, now, now + dt.timedelta(seconds=LEASE_SECONDS))
     uow.commit()
-    return claimed.rowcount == 1
+    return claimed
 
 
 def _end_locally(process: Negotiation | Transfer, code: str, reasons: list[str], now: dt.datetime) -> None:
@@ -68,7 +47,7 @@ def _end_locally(process: Negotiation | Transfer, code: str, reasons: list[str],
 
 def _record(uow: UnitOfWork, pk: int, answer: Answer | None, failure: str | None, now: dt.datetime) -> None:
     with uow:
-        item = uow.session.get(OutboxMessage, pk)
+        item = uow.outbox.get(pk)
         negotiation = item.negotiation if item.negotiation is not None else item.transfer
         item.attempts += 1
         item.lease_until = None
@@ -114,7 +93,7 @@ def _without_token(message: dict) -> dict:
 def _abandon(uow: UnitOfWork, pk: int, code: str, reason: str, now: dt.datetime) -> None:
     """Give the message up without sending it, and end its process on our side."""
     with uow:
-        item = uow.session.get(OutboxMessage, pk)
+        item = uow.outbox.get(pk)
         item.state, item.lease_until, item.last_error = OutboxState.FAILED, None, reason
         _end_locally(item.negotiation if item.negotiation is not None else item.transfer, code, [reason], now)
         uow.commit()
@@ -139,7 +118,7 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
     while True:
         now = runtime.clock()
         with uow:
-            due = _due(uow, now, limit)
+            due = uow.outbox.due(now, limit)
         if not due:
             return delivered
         progressed = False
@@ -147,7 +126,7 @@ def deliver_pending(uow: UnitOfWork, runtime: Runtime, *, limit: int = 100) -> i
             with uow:
                 if not _claim(uow, pk, now):
                     continue
-                item = uow.session.get(OutboxMessage, pk)
+                item = uow.outbox.get(pk)
                 participant = runtime.participants.get(item.participant_id)
                 url, message = item.url, dict(item.message)
                 expect = _INITIAL.get(message["@type"]) if "providerPid" not in message else None

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from connector.dsp.errors import NegotiationRefused, TransferRefused
 from connector.dsp.messages import message_schemas
 from connector.dsp.models import Negotiation, OutboxMessage, OutboxState, Transfer
@@ -45,6 +43,10 @@ NEGOTIATIONS = ProcessKind(Negotiation, NEGOTIATION, "contract negotiation", "ne
 TRANSFERS = ProcessKind(Transfer, TRANSFER, "transfer process", "transfers", TransferRefused)
 
 
+def _repository(uow: UnitOfWork, kind: ProcessKind) -> Any:
+    return uow.transfers if kind is TRANSFERS else uow.negotiations
+
+
 def kind_of(process: Process) -> ProcessKind:
     return TRANSFERS if isinstance(process, Transfer) else NEGOTIATIONS
 
@@ -66,8 +68,7 @@ def pids(process: Process) -> tuple[str, str]:
 
 def own(uow: UnitOfWork, kind: ProcessKind, participant: Participant, pid: str, role: Role) -> Any:
     """Our process ``pid`` in ``role`` with ``participant``; 404 for anyone else's."""
-    model = kind.model
-    found = uow.session.scalar(select(model).where(model.pid == pid, model.role == role))
+    found = _repository(uow, kind).own(pid, role)
     if found is None or found.participant_id != participant.id:
         raise NotFound(f"no {kind.noun} {pid!r}")
     return found
@@ -128,7 +129,7 @@ def enqueue(uow: UnitOfWork, process: Process, url: str, message: dict[str, Any]
     """Owe ``message`` to the process's participant (validated now, so only valid ones wait)."""
     message_schemas().validate(message)
     owner = {"transfer_pk": process.pk} if isinstance(process, Transfer) else {"negotiation_pk": process.pk}
-    uow.session.add(OutboxMessage(**owner, participant_id=process.participant_id, url=url, message=message,
+    uow.outbox.add(OutboxMessage(**owner, participant_id=process.participant_id, url=url, message=message,
                                   state=OutboxState.PENDING, attempts=0, next_attempt_at=now, created_at=now))
 
 
@@ -152,7 +153,7 @@ def send(uow: UnitOfWork, process: Process, participants: ParticipantRegistry, s
 def visible(uow: UnitOfWork, kind: ProcessKind, principal: Principal, process_id: str,
             may_see: Callable[[UnitOfWork, Principal, Any], bool]) -> Any:
     """The process with this id if ``principal`` may see it; 404 otherwise."""
-    found = uow.session.scalar(select(kind.model).where(kind.model.id == process_id))
+    found = _repository(uow, kind).get(process_id)
     if found is None or not may_see(uow, principal, found):
         raise NotFound(f"no {kind.noun} {process_id!r}")
     return found
@@ -162,7 +163,4 @@ def all_visible(uow: UnitOfWork, kind: ProcessKind, principal: Principal,
                 may_see: Callable[[UnitOfWork, Principal, Any], bool], *,
                 role: str | None = None) -> list[Any]:
     """The processes ``principal`` may see, oldest first, of one role or both."""
-    query = select(kind.model).order_by(kind.model.pk)
-    if role is not None:
-        query = query.where(kind.model.role == role)
-    return [row for row in uow.session.scalars(query) if may_see(uow, principal, row)]
+    return [row for row in _repository(uow, kind).all(role=role) if may_see(uow, principal, row)]

@@ -18,12 +18,19 @@ from flask import Blueprint, Flask, Response, current_app, request, url_for
 
 from connector.db import utcnow
 from connector.dsp import transfer as messages
-from connector.dsp import transfer_service as service
+from connector.dsp import (
+    transfer_consumer,
+    transfer_data,
+    transfer_management,
+    transfer_progress,
+    transfer_provider,
+)
 from connector.dsp.management import reason_arg, role_arg, trigger_body
 from connector.dsp.models import Transfer
 from connector.dsp.negotiation_api import runtime_of
 from connector.dsp.outbox import deliver_pending
 from connector.dsp.participants import bearer_token, check_callback_address
+from connector.dsp.process import pids
 from connector.dsp.protocol import (
     BASE_PATH,
     CALLBACK,
@@ -38,6 +45,7 @@ from connector.dsp.protocol import (
 from connector.dsp.protocol import answer as protocol_answer
 from connector.dsp.push import read_s3_address
 from connector.dsp.states import Role
+from connector.dsp.transfer_steps import TransferRuntime, status
 from connector.errors import ValidationFailed
 from connector.http import json_body, json_response, principal, uow
 from connector.staging.storage import StorageTier
@@ -53,21 +61,21 @@ management = Blueprint("transfers", __name__, url_prefix="/api/v1")
 
 @dataclass
 class TransferContext:
-    runtime: service.TransferRuntime
+    runtime: TransferRuntime
     deliver_inline: bool = True
 
 
 def init_app(app: Flask) -> None:
     """Register the blueprints; call after :func:`connector.dsp.negotiation_api.init_app`."""
     ext = app.extensions["connector"]
-    runtime = service.TransferRuntime(base=runtime_of(app), staging=ext.staging, schemas=ext.schemas)
+    runtime = TransferRuntime(base=runtime_of(app), staging=ext.staging, schemas=ext.schemas)
     app.extensions["dsp_transfer"] = TransferContext(runtime)
     app.register_blueprint(protocol)
     app.register_blueprint(data)
     app.register_blueprint(management)
 
 
-def transfer_runtime(app: Flask) -> service.TransferRuntime:
+def transfer_runtime(app: Flask) -> TransferRuntime:
     return app.extensions["dsp_transfer"].runtime
 
 
@@ -76,16 +84,16 @@ def deliver(app: Flask) -> int:
     negotiations and transfers: what the worker does each tick. Returns messages delivered."""
     unit = UnitOfWork(app.extensions["connector"].session_factory)
     app.extensions["dsp"].trust.purge_expired(utcnow())  # expired tokens and secrets
-    service.advance(unit, _current(app))
+    transfer_progress.advance(unit, _current(app))
     return deliver_pending(unit, runtime_of(app))
 
 
-def _current(app: Flask) -> service.TransferRuntime:
+def _current(app: Flask) -> TransferRuntime:
     """The transfer runtime with the app's current negotiation runtime (tests swap its client)."""
     return dataclasses.replace(transfer_runtime(app), base=runtime_of(app))
 
 
-def _runtime() -> service.TransferRuntime:
+def _runtime() -> TransferRuntime:
     return _current(current_app)
 
 
@@ -99,14 +107,14 @@ def _answer(document: Any, status: int = 200) -> Response:
 @protocol.get("/transfers/<provider_pid>")
 def provider_get(provider_pid: str):
     concerning(provider_pid=provider_pid)
-    return json_response(service.status(uow(), caller(), provider_pid, Role.PROVIDER))
+    return json_response(status(uow(), caller(), provider_pid, Role.PROVIDER))
 
 
 @protocol.post("/transfers/request")
 def provider_request():
     message = read_message("TransferRequestMessage")
     callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
-    answer = service.provider_request(uow(), _runtime(), caller(), message, callback,
+    answer = transfer_provider.provider_request(uow(), _runtime(), caller(), message, callback,
                                       public_root() + BASE_PATH + DATA)
     return _answer(answer, 201)
 
@@ -114,17 +122,17 @@ def provider_request():
 @protocol.get(f"{CALLBACK}/transfers/<consumer_pid>")
 def consumer_get(consumer_pid: str):
     concerning(consumer_pid=consumer_pid)
-    return json_response(service.status(uow(), caller(), consumer_pid, Role.CONSUMER))
+    return json_response(status(uow(), caller(), consumer_pid, Role.CONSUMER))
 
 
 def _provider_post(provider_pid: str, expected: str) -> Response:
     message = read_message(expected, provider_pid=provider_pid)
-    return _answer(service.provider_message(uow(), _runtime(), caller(), provider_pid, message))
+    return _answer(transfer_provider.provider_message(uow(), _runtime(), caller(), provider_pid, message))
 
 
 def _consumer_post(consumer_pid: str, expected: str) -> Response:
     message = read_message(expected, consumer_pid=consumer_pid)
-    return _answer(service.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
+    return _answer(transfer_consumer.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
 
 
 #: The messages on an existing transfer: the same four to the provider and to the consumer.
@@ -144,7 +152,7 @@ def trigger_transfer():
     """The Dataspace TCK's ``transfer.initiate.url``: the calling participant has us ask it, as
     consumer, for the data of an agreement we reached with it (``DSP_TRIGGERS``; docs/dsp.md)."""
     body = trigger_body("providerId", "agreementId", "format", "connectorAddress")
-    transfer, created = service.trigger_start(uow(), _runtime(), caller(), body, callback_root())
+    transfer, created = transfer_management.trigger_start(uow(), _runtime(), caller(), body, callback_root())
     return _answer(serialize(transfer), 201 if created else 200)
 
 
@@ -158,9 +166,9 @@ def _challenge(response: Response) -> Response:
     return response
 
 
-def _published(provider_pid: str) -> service.PublishedData:
+def _published(provider_pid: str) -> transfer_data.PublishedData:
     token = bearer_token(request.headers.get("Authorization"))
-    return service.open_data(uow(), provider_pid, token, now=utcnow())
+    return transfer_data.open_data(uow(), provider_pid, token, now=utcnow())
 
 
 @data.get("/<provider_pid>/")
@@ -173,7 +181,7 @@ def data_file(provider_pid: str, name: str):
     published = _published(provider_pid)
     settings = current_app.extensions["connector"].staging
     tier = StorageTier.from_url(settings.storage_url, **settings.storage_options)
-    size, chunks = service.data_file(tier, published, name)
+    size, chunks = transfer_data.data_file(tier, published, name)
     mimetype = "application/json" if name.endswith(".json") else "application/vnd.apache.parquet"
     return Response(chunks, mimetype=mimetype, headers={"Content-Length": str(size)})
 
@@ -181,7 +189,7 @@ def data_file(provider_pid: str, name: str):
 # --- management API -----------------------------------------------------------------------
 
 def serialize(transfer: Transfer) -> dict[str, Any]:
-    provider_pid, consumer_pid = service.pids(transfer)
+    provider_pid, consumer_pid = pids(transfer)
     body: dict[str, Any] = {
         "id": transfer.id, "role": transfer.role, "state": transfer.state,
         "participant": transfer.participant_id, "providerPid": provider_pid or None,
@@ -217,8 +225,8 @@ def start_transfer():
         errors.append({"path": "$.dataAddress", "message": f"only with format {messages.PUSH_FORMAT}"})
     if errors:
         raise ValidationFailed(errors)
-    transfer, created = service.consumer_start(uow(), _runtime(), who, body["negotiation"], callback_root(),
-                                               target=target)
+    transfer, created = transfer_management.consumer_start(uow(), _runtime(), who, body["negotiation"],
+                                                           callback_root(), target=target)
     response = _answer(serialize(transfer), 201 if created else 200)
     response.headers["Location"] = url_for("transfers.get_transfer", transfer_id=transfer.id)
     return response
@@ -226,18 +234,19 @@ def start_transfer():
 
 @management.get("/transfers")
 def list_transfers():
-    items = service.list_transfers(uow(), principal(), role=role_arg())
+    items = transfer_management.list_transfers(uow(), principal(), role=role_arg())
     return json_response({"items": [serialize(item) for item in items]})
 
 
 @management.get("/transfers/<transfer_id>")
 def get_transfer(transfer_id: str):
-    return json_response(serialize(service.get(uow(), principal(), transfer_id)))
+    return json_response(serialize(transfer_management.get(uow(), principal(), transfer_id)))
 
 
 def _act(transfer_id: str, action: str) -> Response:
     who = principal()
-    return _answer(serialize(service.act(uow(), _runtime(), who, transfer_id, action, reason_arg())))
+    transfer = transfer_management.act(uow(), _runtime(), who, transfer_id, action, reason_arg())
+    return _answer(serialize(transfer))
 
 
 for _action in ("suspend", "resume", "complete", "terminate"):

@@ -316,7 +316,7 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
     scheme = scheme_of(spec.url)
     options: dict[str, Any] = {}
     if scheme == "dsp" and uow is not None:  # data of a DSP transfer: its data address and token
-        from connector.dsp.transfer_service import source_options
+        from connector.dsp.transfer_consumer import source_options
 
         options = source_options(uow, spec.url)
     elif scheme == "file":
