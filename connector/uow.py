@@ -11,7 +11,11 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.audit_repository import AuditRepository
 from connector.catalog.repository import DatasetRepository
+from connector.identity.repository import OrganisationRepository, ProjectRepository, UserRepository
+from connector.policies.repository import AccessRequestRepository, AgreementRepository, OfferRepository
+from connector.staging.repository import JobRepository
 
 
 class UnitOfWork:
@@ -19,6 +23,16 @@ class UnitOfWork:
 
     session: Session
     datasets: DatasetRepository
+    # --- core, identity, policies, staging (repos-core) ---
+    audit: AuditRepository
+    organisations: OrganisationRepository
+    projects: ProjectRepository
+    users: UserRepository
+    offers: OfferRepository
+    requests: AccessRequestRepository
+    agreements: AgreementRepository
+    jobs: JobRepository
+    # --- end repos-core ---
 
     def __init__(self, session_factory: sessionmaker) -> None:
         self._session_factory = session_factory
@@ -28,8 +42,21 @@ class UnitOfWork:
         if self._depth == 0:
             self.session = self._session_factory()
             self.datasets = DatasetRepository(self.session)
+            self._core_repositories(self.session)
         self._depth += 1
         return self
+
+    def _core_repositories(self, session: Session) -> None:
+        # --- core, identity, policies, staging (repos-core) ---
+        self.audit = AuditRepository(session)
+        self.organisations = OrganisationRepository(session)
+        self.projects = ProjectRepository(session)
+        self.users = UserRepository(session)
+        self.offers = OfferRepository(session)
+        self.requests = AccessRequestRepository(session)
+        self.agreements = AgreementRepository(session)
+        self.jobs = JobRepository(session)
+        # --- end repos-core ---
 
     def __exit__(
         self,
