@@ -6,7 +6,6 @@ import json
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from connector import audit
 from connector.errors import Forbidden, ValidationFailed
 from connector.http import principal, uow
 from connector.policies.operands import parse_datetime
@@ -30,7 +29,7 @@ def export_audit():
 
     def lines():
         with unit:
-            for event in audit.export(unit.session, since=since, object_type=object_type):
+            for event in unit.audit.export(since=since, object_type=object_type):
                 yield json.dumps(event, ensure_ascii=False) + "\n"
 
     return Response(stream_with_context(lines()), mimetype="application/jsonl")

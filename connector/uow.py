@@ -2,7 +2,11 @@
 
 Services open it with ``with uow:``; nothing is written unless the service calls
 ``uow.commit()`` before the block ends. Leaving the block closes the session, which rolls
-back whatever was not committed. Repositories never commit.
+back whatever was not committed. Repositories hold each query once and never commit.
+
+The unit of work knows every aggregate's repository, so it sits above the packages that
+define them (as cosmicpython's ``unit_of_work`` sits above its ``repository``); services
+receive it as an argument and only name its attributes.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.audit_repository import AuditRepository
 from connector.catalog.repository import DatasetRepository
-from connector.dsp.repository import NegotiationRepository, OutboxRepository, TransferRepository  # dsp
+from connector.dsp.repository import NegotiationRepository, OutboxRepository, TransferRepository
+from connector.identity.repository import OrganisationRepository, ProjectRepository, UserRepository
+from connector.policies.repository import AccessRequestRepository, AgreementRepository, OfferRepository
+from connector.staging.repository import JobRepository
 
 
 class UnitOfWork:
@@ -20,11 +28,17 @@ class UnitOfWork:
 
     session: Session
     datasets: DatasetRepository
-    # --- dsp repositories ---
+    audit: AuditRepository
+    organisations: OrganisationRepository
+    projects: ProjectRepository
+    users: UserRepository
+    offers: OfferRepository
+    requests: AccessRequestRepository
+    agreements: AgreementRepository
+    jobs: JobRepository
     negotiations: NegotiationRepository
     transfers: TransferRepository
     outbox: OutboxRepository
-    # --- end dsp repositories ---
 
     def __init__(self, session_factory: sessionmaker) -> None:
         self._session_factory = session_factory
@@ -33,14 +47,23 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._depth == 0:
             self.session = self._session_factory()
-            self.datasets = DatasetRepository(self.session)
-            # --- dsp repositories ---
-            self.negotiations = NegotiationRepository(self.session)
-            self.transfers = TransferRepository(self.session)
-            self.outbox = OutboxRepository(self.session)
-            # --- end dsp repositories ---
+            self._repositories(self.session)
         self._depth += 1
         return self
+
+    def _repositories(self, session: Session) -> None:
+        self.datasets = DatasetRepository(session)
+        self.audit = AuditRepository(session)
+        self.organisations = OrganisationRepository(session)
+        self.projects = ProjectRepository(session)
+        self.users = UserRepository(session)
+        self.offers = OfferRepository(session)
+        self.requests = AccessRequestRepository(session)
+        self.agreements = AgreementRepository(session)
+        self.jobs = JobRepository(session)
+        self.negotiations = NegotiationRepository(session)
+        self.transfers = TransferRepository(session)
+        self.outbox = OutboxRepository(session)
 
     def __exit__(
         self,

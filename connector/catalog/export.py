@@ -12,10 +12,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
-
-from connector.catalog.access import visible_clause
-from connector.catalog.models import Dataset, DatasetState
+from connector.catalog.models import DatasetState
 from connector.catalog.service import DatasetView, get_dataset, view_of
 from connector.errors import NotFound
 from connector.identity.principal import Principal
@@ -43,18 +40,13 @@ def export_page(uow: UnitOfWork, principal: Principal, page: int, per_page: int,
 
     Raises NotFound for a page past the last one (an empty catalog has one, empty, page).
     """
-    conditions = [Dataset.state == DatasetState.ACTIVE, visible_clause(principal)]
-    if modified_since is not None:
-        conditions.append(Dataset.updated_at >= modified_since)
-    where = and_(*conditions)
     with uow:
-        total = uow.session.scalar(select(func.count()).select_from(Dataset).where(where)) or 0
+        total = uow.datasets.count_active(principal, modified_since=modified_since)
         result = ExportPage([], total, page, per_page)
         if page > result.last_page:
             raise NotFound(f"page {page} is past the last page ({result.last_page})")
-        rows = list(uow.session.scalars(
-            select(Dataset).where(where).order_by(Dataset.pk)
-            .offset((page - 1) * per_page).limit(per_page)))
+        rows = uow.datasets.active_page(principal, offset=(page - 1) * per_page, limit=per_page,
+                                        modified_since=modified_since)
         versions = uow.datasets.current_versions(rows)
         result.datasets.extend(view_of(d, versions[d.pk]) for d in rows)
         return result

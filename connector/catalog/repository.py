@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import column, delete, insert, select, table
+from sqlalchemy import ColumnElement, and_, column, delete, func, insert, select, table
 from sqlalchemy.orm import Session
 
+from connector.catalog import dcat
+from connector.catalog.access import visible_clause
 from connector.catalog.models import Dataset, DatasetState, DatasetVersion
-from connector.catalog.search import index_body, index_for
+from connector.catalog.search import SearchQuery, SearchResult, index_body, index_for, search
 from connector.identity.models import Organisation
+from connector.identity.principal import Principal
 
 # The index writes name their columns (not the mapped class), so that migrations that
 # reindex keep working when later revisions add columns to the model.
@@ -116,3 +120,51 @@ class DatasetRepository:
     def remove_from_index(self, pk: int) -> None:
         self.session.execute(delete(_FACETS).where(_FACETS.c.dataset_pk == pk))
         index_for(self.session).remove(pk)
+
+    def reindex(self, *, batch: int = 1000) -> int:
+        """Rebuild the index entries of every active dataset from its current version,
+        ``batch`` at a time; returns how many."""
+        done, last = 0, 0
+        while True:
+            rows = self.active_documents(after=last, limit=batch)
+            if not rows:
+                return done
+            for pk, organisation, document in rows:
+                self.replace_index(pk, dcat.facet_values(document, organisation),
+                                   dcat.search_text(document))
+            self.session.flush()
+            done, last = done + len(rows), rows[-1][0]
+
+    def search(self, principal: Principal, query: SearchQuery) -> SearchResult:
+        """The active datasets ``principal`` may see that match ``query`` (see
+        :func:`connector.catalog.search.search`)."""
+        return search(self.session, principal, query)
+
+    @staticmethod
+    def _active_visible(principal: Principal,
+                        modified_since: dt.datetime | None) -> ColumnElement[bool]:
+        conditions = [Dataset.state == DatasetState.ACTIVE, visible_clause(principal)]
+        if modified_since is not None:
+            conditions.append(Dataset.updated_at >= modified_since)
+        return and_(*conditions)
+
+    def count_active(self, principal: Principal, *, modified_since: dt.datetime | None = None) -> int:
+        """How many active datasets ``principal`` may see (changed since ``modified_since``)."""
+        return self.session.scalar(select(func.count()).select_from(Dataset).where(
+            self._active_visible(principal, modified_since))) or 0
+
+    def active_page(self, principal: Principal, *, offset: int, limit: int | None,
+                    modified_since: dt.datetime | None = None) -> list[Dataset]:
+        """A page of the active datasets ``principal`` may see, in pk (registration) order."""
+        return list(self.session.scalars(
+            select(Dataset).where(self._active_visible(principal, modified_since))
+            .order_by(Dataset.pk).offset(offset).limit(limit)))
+
+    def active_names(self, principal: Principal, *, offset: int,
+                     limit: int | None) -> list[tuple[str, str]]:
+        """(id, identifier) of a page of the active datasets ``principal`` may see, in
+        identifier order."""
+        return [tuple(row) for row in self.session.execute(  # type: ignore[misc]
+            select(Dataset.id, Dataset.identifier)
+            .where(self._active_visible(principal, None))
+            .order_by(Dataset.identifier).offset(offset).limit(limit))]

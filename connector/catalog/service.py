@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector import audit
 from connector.adapters.errors import SourceRefused
 from connector.adapters.roots import SourceRoots
 from connector.catalog import dcat
 from connector.catalog.access import can_see
 from connector.catalog.models import Dataset, DatasetState, DatasetVersion
-from connector.catalog.search import SearchQuery, SearchResult, search
+from connector.catalog.search import SearchQuery, SearchResult
 from connector.db import utcnow
 from connector.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from connector.identity.models import Organisation
@@ -70,9 +68,9 @@ def owning_organisation(uow: UnitOfWork, principal: Principal, slug: str | None,
     if slug is None:
         if len(principal.stewarded_org_ids) != 1:
             raise Forbidden("name the owning organisation in 'organisation'")
-        org = uow.session.get(Organisation, next(iter(principal.stewarded_org_ids)))
+        org = uow.organisations.get(next(iter(principal.stewarded_org_ids)))
     else:
-        org = uow.session.scalar(select(Organisation).where(Organisation.slug == slug))
+        org = uow.organisations.by_slug(slug)
         if org is None:
             raise NotFound(f"no organisation {slug!r}")
     if org is None or not principal.stewards(org.id):
@@ -165,7 +163,7 @@ def register_dataset(uow: UnitOfWork, principal: Principal, body: dict[str, Any]
         dataset = Dataset(**_new_dataset_fields(document, org, utcnow()), organisation=org)
         uow.datasets.add(dataset)
         version = _store_version(uow, principal, dataset, document)
-        audit.record(uow.session, principal, "dataset.register", "dataset", dataset.id,
+        uow.audit.record(principal, "dataset.register", "dataset", dataset.id,
                      after_version=1)
         uow.commit()
         return view_of(dataset, version)
@@ -215,7 +213,7 @@ def register_datasets(
         uow.datasets.index_new(
             (pk, dcat.facet_values(document, organisation.slug), dcat.search_text(document))
             for pk, document in zip(pks, documents, strict=True))
-        audit.record_many(uow.session, principal, "dataset.register", "dataset",
+        uow.audit.record_many(principal, "dataset.register", "dataset",
                           [row["id"] for row in rows], after_version=1)
         uow.commit()
         return [DatasetView(id=row["id"], identifier=row["identifier"], version=1, latest_version=1,
@@ -255,7 +253,7 @@ def update_dataset(
         dataset.access_rights = document["accessRights"]
         dataset.title = dcat.preferred_text(document["title"]).casefold()[:500]
         version = _store_version(uow, principal, dataset, document)
-        audit.record(uow.session, principal, "dataset.update", "dataset", dataset.id,
+        uow.audit.record(principal, "dataset.update", "dataset", dataset.id,
                      before_version=before, after_version=dataset.version)
         uow.commit()
         return view_of(dataset, version), True
@@ -270,7 +268,7 @@ def withdraw_dataset(uow: UnitOfWork, principal: Principal, dataset_id: str) -> 
             dataset.state = DatasetState.WITHDRAWN
             dataset.updated_at = utcnow()
             uow.datasets.remove_from_index(dataset.pk)
-            audit.record(uow.session, principal, "dataset.withdraw", "dataset", dataset.id,
+            uow.audit.record(principal, "dataset.withdraw", "dataset", dataset.id,
                          before_version=dataset.version, after_version=dataset.version)
         current = uow.datasets.version(dataset, dataset.version)
         assert current is not None
@@ -301,7 +299,7 @@ def search_datasets(
 ) -> tuple[SearchResult, list[DatasetView]]:
     """Search the active datasets ``principal`` may see; facet counts cover every match."""
     with uow:
-        result = search(uow.session, principal, query)
+        result = uow.datasets.search(principal, query)
         versions = uow.datasets.current_versions(result.datasets)
         return result, [view_of(d, versions[d.pk]) for d in result.datasets]
 
@@ -310,7 +308,7 @@ def reindex(uow: UnitOfWork) -> int:
     """Rebuild the facet rows and the full-text entries of every active dataset from its
     current version (after an upgrade that changes what is indexed). Returns the count."""
     with uow:
-        done = reindex_session(uow.session)
+        done = uow.datasets.reindex()
         uow.commit()
         return done
 
@@ -320,14 +318,4 @@ def reindex_session(session: Session, batch: int = 1000) -> int:
     writes named columns only, so it runs on the schema of any revision since 0003)."""
     from connector.catalog.repository import DatasetRepository
 
-    repository = DatasetRepository(session)
-    done, last = 0, 0
-    while True:
-        rows = repository.active_documents(after=last, limit=batch)
-        if not rows:
-            return done
-        for pk, organisation, document in rows:
-            repository.replace_index(pk, dcat.facet_values(document, organisation),
-                                     dcat.search_text(document))
-        session.flush()
-        done, last = done + len(rows), rows[-1][0]
+    return DatasetRepository(session).reindex(batch=batch)

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-
 from connector.catalog import service as catalog
-from connector.catalog.access import visible_clause
-from connector.catalog.models import Dataset, DatasetState
 from connector.catalog.search import SearchQuery
 from connector.ckan_api.mapping import Organisation, Record, package_name
 from connector.errors import NotFound
@@ -54,10 +50,8 @@ def _organisations(uow: UnitOfWork) -> dict[str, Organisation]:
 def package_list(uow: UnitOfWork, principal: Principal, limit: int | None, offset: int) -> list[str]:
     """Names of the active datasets the caller may see, in identifier order."""
     with uow:
-        stmt = (select(Dataset.id, Dataset.identifier)
-                .where(Dataset.state == DatasetState.ACTIVE, visible_clause(principal))
-                .order_by(Dataset.identifier).offset(offset).limit(limit))
-        return [package_name(i, ident) for i, ident in uow.session.execute(stmt)]
+        return [package_name(i, ident)
+                for i, ident in uow.datasets.active_names(principal, offset=offset, limit=limit)]
 
 
 def package_show(uow: UnitOfWork, principal: Principal, ref: str) -> tuple[Record, Organisation]:

@@ -7,9 +7,6 @@ import hmac
 import re
 import secrets
 
-from sqlalchemy import select
-
-from connector import audit
 from connector.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from connector.identity.models import Organisation, Project, Role, User
 from connector.identity.principal import Principal
@@ -34,25 +31,24 @@ def create_organisation(uow: UnitOfWork, slug: str, name: str | None = None) -> 
     """Add an organisation; its slug is unique."""
     _check(_SLUG, slug, "slug")
     with uow:
-        if uow.session.scalar(select(Organisation).where(Organisation.slug == slug)):
+        if uow.organisations.by_slug(slug):
             raise Conflict(f"organisation {slug!r} exists already")
         org = Organisation(slug=slug, name=name or slug)
-        uow.session.add(org)
-        uow.session.flush()
-        audit.record(uow.session, None, "organisation.create", "organisation", slug)
+        uow.organisations.add(org)
+        uow.audit.record(None, "organisation.create", "organisation", slug)
         uow.commit()
         return org
 
 
 def _organisation(uow: UnitOfWork, slug: str) -> Organisation:
-    org = uow.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    org = uow.organisations.by_slug(slug)
     if org is None:
         raise NotFound(f"no organisation {slug!r}")
     return org
 
 
 def _project(uow: UnitOfWork, slug: str) -> Project:
-    project = uow.session.scalar(select(Project).where(Project.slug == slug))
+    project = uow.projects.by_slug(slug)
     if project is None:
         raise NotFound(f"no project {slug!r}")
     return project
@@ -63,12 +59,11 @@ def create_project(uow: UnitOfWork, slug: str, organisation: str, name: str | No
     _check(_SLUG, slug, "slug")
     with uow:
         org = _organisation(uow, organisation)
-        if uow.session.scalar(select(Project).where(Project.slug == slug)):
+        if uow.projects.by_slug(slug):
             raise Conflict(f"project {slug!r} exists already")
         project = Project(slug=slug, name=name or slug, organisation_id=org.id)
-        uow.session.add(project)
-        uow.session.flush()
-        audit.record(uow.session, None, "project.create", "project", slug,
+        uow.projects.add(project)
+        uow.audit.record(None, "project.create", "project", slug,
                      detail={"organisation": organisation})
         uow.commit()
         return project
@@ -96,15 +91,14 @@ def create_user(
         raise ValidationFailed([{"path": "$.projects", "message": "a member needs --project"}])
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with uow:
-        if uow.session.scalar(select(User).where(User.name == name)):
+        if uow.users.by_name(name):
             raise Conflict(f"user {name!r} exists already")
         user = User(name=name, role=role, token_hash=hash_token(token))
         if organisation:
             user.organisation = _organisation(uow, organisation)
         user.projects = [_project(uow, slug) for slug in projects]
-        uow.session.add(user)
-        uow.session.flush()
-        audit.record(uow.session, None, "user.create", "user", name,
+        uow.users.add(user)
+        uow.audit.record(None, "user.create", "user", name,
                      detail={"role": role, "organisation": organisation, "projects": list(projects)})
         uow.commit()
         return user, token
@@ -113,13 +107,13 @@ def create_user(
 def add_member(uow: UnitOfWork, project: str, user: str) -> None:
     """Make ``user`` a member of ``project`` (idempotent)."""
     with uow:
-        target = uow.session.scalar(select(User).where(User.name == user))
+        target = uow.users.by_name(user)
         if target is None:
             raise NotFound(f"no user {user!r}")
         proj = _project(uow, project)
         if proj not in target.projects:
             target.projects.append(proj)
-            audit.record(uow.session, None, "project.add_member", "project", project,
+            uow.audit.record(None, "project.add_member", "project", project,
                          detail={"user": user})
         uow.commit()
 
@@ -128,11 +122,11 @@ def rotate_token(uow: UnitOfWork, name: str) -> str:
     """Give ``name`` a new token; the old one stops working at once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with uow:
-        user = uow.session.scalar(select(User).where(User.name == name))
+        user = uow.users.by_name(name)
         if user is None:
             raise NotFound(f"no user {name!r}")
         user.token_hash = hash_token(token)
-        audit.record(uow.session, None, "user.rotate_token", "user", name)
+        uow.audit.record(None, "user.rotate_token", "user", name)
         uow.commit()
     return token
 
@@ -154,7 +148,7 @@ def authenticate(uow: UnitOfWork, token: str | None) -> Principal:
         raise Unauthorized("send Authorization: Bearer <token>")
     digest = hash_token(token)
     with uow:
-        user = uow.session.scalar(select(User).where(User.token_hash == digest))
+        user = uow.users.by_token_hash(digest)
         # Compare again in constant time; the index lookup only narrows the candidate.
         if user is None or not hmac.compare_digest(user.token_hash, digest):
             raise Unauthorized("unknown or revoked token")
@@ -163,17 +157,17 @@ def authenticate(uow: UnitOfWork, token: str | None) -> Principal:
 
 def list_organisations(uow: UnitOfWork) -> list[Organisation]:
     with uow:
-        return list(uow.session.scalars(select(Organisation).order_by(Organisation.slug)))
+        return uow.organisations.list()
 
 
 def list_projects(uow: UnitOfWork) -> list[Project]:
     with uow:
-        return list(uow.session.scalars(select(Project).order_by(Project.slug)))
+        return uow.projects.list()
 
 
 def list_users(uow: UnitOfWork) -> list[User]:
     with uow:
-        return list(uow.session.scalars(select(User).order_by(User.name)))
+        return uow.users.list()
 
 
 #: Project facts an administrator vouches for; policies read them, requesters cannot claim them.
@@ -194,7 +188,7 @@ def set_project_attribute(uow: UnitOfWork, project: str, key: str, value: object
         else:
             attributes[key] = value
         proj.attributes = attributes
-        audit.record(uow.session, None, "project.set_attribute", "project", project,
+        uow.audit.record(None, "project.set_attribute", "project", project,
                      detail={"attribute": key, "before": before, "after": value})
         uow.commit()
 
@@ -202,7 +196,7 @@ def set_project_attribute(uow: UnitOfWork, project: str, key: str, value: object
 def principal_named(uow: UnitOfWork, name: str) -> Principal:
     """The principal of user ``name`` (the operator acting in a user's name)."""
     with uow:
-        user = uow.session.scalar(select(User).where(User.name == name))
+        user = uow.users.by_name(name)
         if user is None:
             raise NotFound(f"no user {name!r}")
         return principal_of(user)

@@ -14,11 +14,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connector import audit
-from connector.catalog.access import can_see, may_see_project_object, project_or_steward_clause
+from connector.catalog.access import can_see, may_see_project_object
 from connector.catalog.models import Dataset
 from connector.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from connector.identity.models import Project
@@ -119,8 +117,8 @@ def attach_offer(uow: UnitOfWork, principal: Principal, dataset_id: str,
         offer = Offer(id=str(uuid.uuid4()), dataset=dataset, policy_uid=document["@id"],
                       document=document, approval=body.get("approval", Approval.AUTOMATIC),
                       active=True, created_by=principal.name)
-        uow.session.add(offer)
-        audit.record(uow.session, principal, "offer.attach", "dataset", dataset.id,
+        uow.offers.add(offer)
+        uow.audit.record(principal, "offer.attach", "dataset", dataset.id,
                      detail={"offer": offer.id, "policy": document["@id"],
                              "approval": offer.approval})
         uow.commit()
@@ -131,9 +129,7 @@ def list_offers(uow: UnitOfWork, principal: Principal, dataset_id: str) -> list[
     """The active offers of a dataset the caller may see."""
     with uow:
         dataset = _dataset(uow, principal, dataset_id)
-        offers = uow.session.scalars(select(Offer).where(Offer.dataset_pk == dataset.pk,
-                                                         Offer.active).order_by(Offer.pk))
-        return [(offer, dataset) for offer in offers]
+        return [(offer, dataset) for offer in uow.offers.active_of(dataset)]
 
 
 def withdraw_offer(uow: UnitOfWork, principal: Principal, dataset_id: str, offer_id: str) -> None:
@@ -142,13 +138,12 @@ def withdraw_offer(uow: UnitOfWork, principal: Principal, dataset_id: str, offer
         dataset = _dataset(uow, principal, dataset_id)
         if not principal.stewards(dataset.organisation_id):
             raise Forbidden("only a steward of the owning organisation may withdraw offers")
-        offer = uow.session.scalar(select(Offer).where(Offer.id == offer_id,
-                                                       Offer.dataset_pk == dataset.pk))
+        offer = uow.offers.get(offer_id, dataset=dataset)
         if offer is None:
             raise NotFound(f"no offer {offer_id!r} on dataset {dataset_id!r}")
         if offer.active:
             offer.active = False
-            audit.record(uow.session, principal, "offer.withdraw", "dataset", dataset.id,
+            uow.audit.record(principal, "offer.withdraw", "dataset", dataset.id,
                          detail={"offer": offer.id})
         uow.commit()
 
@@ -187,7 +182,7 @@ def _context(
 
 
 def _member_project(uow: UnitOfWork, principal: Principal, slug: str) -> Project:
-    project = uow.session.scalar(select(Project).where(Project.slug == slug))
+    project = uow.projects.by_slug(slug)
     if project is None or (project.id not in principal.project_ids and not principal.is_admin):
         raise NotFound(f"no project {slug!r} among the caller's projects")
     return project
@@ -200,8 +195,8 @@ def dry_run(uow: UnitOfWork, principal: Principal, body: Mapping[str, Any], sche
     request = dict(body["request"])
     with uow:
         if isinstance(body["policy"], str):
-            offer = uow.session.scalar(select(Offer).where(Offer.id == body["policy"], Offer.active))
-            dataset = offer and uow.session.get(Dataset, offer.dataset_pk)
+            offer = uow.offers.get(body["policy"], active=True)
+            dataset = offer and offer.dataset
             if offer is None or dataset is None or not can_see(principal, dataset):
                 raise NotFound(f"no offer {body['policy']!r}")
             document = offer.document
@@ -244,7 +239,7 @@ def _make_agreement(uow: UnitOfWork, request: AccessRequest, dataset: Dataset,
         purpose=request.purpose,
         start=parse_datetime(context["start"]), end=parse_datetime(context["end"]),
         obligations=decision["obligations"], state=AgreementState.ACTIVE, created_at=now)
-    uow.session.add(agreement)
+    uow.agreements.add(agreement)
     return agreement
 
 
@@ -257,12 +252,10 @@ def request_access(uow: UnitOfWork, principal: Principal, body: Mapping[str, Any
         version = body.get("version", dataset.version)
         if uow.datasets.version(dataset, version) is None:
             raise NotFound(f"dataset {dataset.id!r} has no version {version}")
-        offer = uow.session.scalar(select(Offer).where(
-            Offer.id == body["offer"], Offer.dataset_pk == dataset.pk, Offer.active))
+        offer = uow.offers.get(body["offer"], dataset=dataset, active=True)
         if offer is None:
             raise NotFound(f"no active offer {body['offer']!r} on dataset {dataset.id!r}")
-        used = uow.session.scalar(select(func.count()).select_from(Agreement).where(
-            Agreement.offer_pk == offer.pk, Agreement.project_id == project.id)) or 0
+        used = uow.agreements.count_for(offer, project.id)
         context = _context(principal, project, dataset, body, site=site, now=now, count=used + 1)
         decision = evaluate(parse_policy(offer.document), context)
         state = {Outcome.PERMIT: RequestState.AGREED, Outcome.DENY: RequestState.REJECTED,
@@ -278,18 +271,17 @@ def request_access(uow: UnitOfWork, principal: Principal, body: Mapping[str, Any
             context=_context_record(context), decision=decision.to_dict(),
             decided_at=now if state != RequestState.PENDING_APPROVAL else None,
             decided_by="evaluator" if state != RequestState.PENDING_APPROVAL else None)
-        uow.session.add(request)
-        uow.session.flush()
+        uow.requests.add(request)
         agreement = None
         if state == RequestState.AGREED:
             agreement = _make_agreement(uow, request, dataset, request.decision, now)
-        audit.record(uow.session, principal, "access_request.decide", "access_request", request.id,
+        uow.audit.record(principal, "access_request.decide", "access_request", request.id,
                      detail={"dataset": dataset.id, "version": version, "offer": offer.id,
                              "project": project.slug, "decision": str(decision.outcome),
                              "state": state, "reasons": list(decision.reasons),
                              "agreement": agreement.id if agreement else None})
         uow.commit()
-        uow.session.refresh(request)
+        uow.requests.reload(request)
         return request, agreement
 
 
@@ -305,8 +297,8 @@ def _context_record(context: RequestContext) -> dict[str, Any]:
 
 
 def _request(uow: UnitOfWork, principal: Principal, request_id: str) -> tuple[AccessRequest, Dataset]:
-    request = uow.session.scalar(select(AccessRequest).where(AccessRequest.id == request_id))
-    dataset = request and uow.session.get(Dataset, request.dataset_pk)
+    request = uow.requests.get(request_id)
+    dataset = request and request.dataset
     if request is None or dataset is None or not may_see_project_object(
             principal, request.project_id, dataset):
         raise NotFound(f"no access request {request_id!r}")
@@ -341,17 +333,12 @@ def approve_request(uow: UnitOfWork, principal: Principal, request_id: str, comm
         decision = evaluate(parse_policy(request.offer.document), context)
         if decision.outcome == Outcome.DENY:
             raise Conflict("the policy now denies this request: " + "; ".join(decision.reasons))
-        claimed = uow.session.execute(
-            update(AccessRequest)
-            .where(AccessRequest.pk == request.pk, AccessRequest.state == RequestState.PENDING_APPROVAL)
-            .values(state=RequestState.AGREED, decided_at=now, decided_by=principal.name,
-                    comment=comment, decision=decision.to_dict())
-            .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:
+        if not uow.requests.decide_pending(
+                request, state=RequestState.AGREED, decided_at=now, decided_by=principal.name,
+                comment=comment, decision=decision.to_dict()):
             raise Conflict("the request was decided by someone else meanwhile")
-        uow.session.refresh(request)
         agreement = _make_agreement(uow, request, dataset, decision.to_dict(), now)
-        audit.record(uow.session, principal, "access_request.approve", "access_request", request.id,
+        uow.audit.record(principal, "access_request.approve", "access_request", request.id,
                      detail={"agreement": agreement.id, "comment": comment})
         try:
             uow.commit()
@@ -369,18 +356,13 @@ def reject_request(uow: UnitOfWork, principal: Principal, request_id: str, comme
             raise Forbidden("only a steward of the dataset's organisation may reject")
         if request.state != RequestState.PENDING_APPROVAL:
             raise Conflict(f"the request is {request.state}, not pending approval")
-        claimed = uow.session.execute(
-            update(AccessRequest)
-            .where(AccessRequest.pk == request.pk, AccessRequest.state == RequestState.PENDING_APPROVAL)
-            .values(state=RequestState.REJECTED, decided_at=now, decided_by=principal.name,
-                    comment=comment)
-            .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:
+        if not uow.requests.decide_pending(
+                request, state=RequestState.REJECTED, decided_at=now, decided_by=principal.name,
+                comment=comment):
             raise Conflict("the request was decided by someone else meanwhile")
-        audit.record(uow.session, principal, "access_request.reject", "access_request", request.id,
-                     detail={"comment": comment})
+        uow.audit.record(principal, "access_request.reject", "access_request", request.id,
+                         detail={"comment": comment})
         uow.commit()
-        uow.session.refresh(request)
         return request
 
 
@@ -392,11 +374,7 @@ def get_request(uow: UnitOfWork, principal: Principal, request_id: str) -> Acces
 def list_requests(uow: UnitOfWork, principal: Principal, state: str | None = None) -> list[AccessRequest]:
     """Requests of the caller's projects, and those on datasets the caller stewards."""
     with uow:
-        query = select(AccessRequest).join(Dataset, Dataset.pk == AccessRequest.dataset_pk)
-        query = query.where(project_or_steward_clause(principal, AccessRequest.project_id))
-        if state:
-            query = query.where(AccessRequest.state == state)
-        return list(uow.session.scalars(query.order_by(AccessRequest.pk.desc())))
+        return uow.requests.visible(principal, state=state)
 
 
 # --- agreements -------------------------------------------------------------------------
@@ -404,21 +382,20 @@ def list_requests(uow: UnitOfWork, principal: Principal, state: str | None = Non
 def expire_due(uow: UnitOfWork, now: dt.datetime) -> list[Agreement]:
     """Mark every active agreement whose end has passed as expired (with an audit event)."""
     with uow:
-        due = list(uow.session.scalars(select(Agreement).where(
-            Agreement.state == AgreementState.ACTIVE, Agreement.end <= now)))
+        due = uow.agreements.due(now)
         for agreement in due:
             agreement.state = AgreementState.EXPIRED
             agreement.ended_at, agreement.ended_by = now, "expiry"
             agreement.end_reason = "the agreed period ended"
-            audit.record(uow.session, None, "agreement.expire", "agreement", agreement.id,
+            uow.audit.record(None, "agreement.expire", "agreement", agreement.id,
                          detail={"end": agreement.end.isoformat()})
         uow.commit()
         return due
 
 
 def _agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> tuple[Agreement, Dataset]:
-    agreement = uow.session.scalar(select(Agreement).where(Agreement.id == agreement_id))
-    dataset = agreement and uow.session.get(Dataset, agreement.dataset_pk)
+    agreement = uow.agreements.get(agreement_id)
+    dataset = agreement and agreement.dataset
     if agreement is None or dataset is None or not may_see_project_object(
             principal, agreement.project_id, dataset):
         raise NotFound(f"no agreement {agreement_id!r}")
@@ -437,13 +414,7 @@ def list_agreements(uow: UnitOfWork, principal: Principal, *, now: dt.datetime,
     """Agreements of the caller's projects and on datasets the caller stewards."""
     expire_due(uow, now)
     with uow:
-        query = select(Agreement).join(Dataset, Dataset.pk == Agreement.dataset_pk)
-        query = query.where(project_or_steward_clause(principal, Agreement.project_id))
-        if state:
-            query = query.where(Agreement.state == state)
-        if dataset_id:
-            query = query.where(Dataset.id == dataset_id)
-        return list(uow.session.scalars(query.order_by(Agreement.pk.desc())))
+        return uow.agreements.visible(principal, state=state, dataset_id=dataset_id)
 
 
 def revoke_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str, reason: str | None,
@@ -458,7 +429,7 @@ def revoke_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str, r
             raise Conflict(f"the agreement is {agreement.state} already")
         agreement.state = AgreementState.REVOKED
         agreement.ended_at, agreement.ended_by, agreement.end_reason = now, principal.name, reason
-        audit.record(uow.session, principal, "agreement.revoke", "agreement", agreement.id,
+        uow.audit.record(principal, "agreement.revoke", "agreement", agreement.id,
                      detail={"reason": reason})
         uow.commit()
         return agreement

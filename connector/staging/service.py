@@ -23,11 +23,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connector import audit
-from connector.catalog.access import may_see_project_object, project_or_steward_clause
+from connector.catalog.access import may_see_project_object
 from connector.catalog.dcat import preferred_text
 from connector.catalog.models import Dataset
 from connector.errors import Conflict, ConnectorError, NotFound
@@ -35,13 +33,13 @@ from connector.identity.principal import Principal
 from connector.policies.models import Agreement, AgreementState
 from connector.staging.errors import QuotaExceeded, StagingError, VersionExists
 from connector.staging.models import JobState, StagingJob
+from connector.staging.repository import ACTIVE_STATES
 from connector.staging.settings import StagingSettings
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 #: Table formats the adapters read, in the order a distribution is preferred.
 STAGEABLE = ("PARQUET", "ARROW", "FEATHER", "CSV", "TSV", "JSONL", "NDJSON", "JSON")
 
@@ -53,7 +51,7 @@ class JobCancelled(Exception):
 # --- requests from users ----------------------------------------------------------------
 
 def _visible_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> Agreement:
-    agreement = uow.session.scalar(select(Agreement).where(Agreement.id == agreement_id))
+    agreement = uow.agreements.get(agreement_id)
     if agreement is None or not may_see_project_object(principal, agreement.project_id,
                                                        agreement.dataset):
         raise NotFound(f"no agreement {agreement_id!r}")
@@ -62,8 +60,7 @@ def _visible_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str)
 
 def project_usage(uow: UnitOfWork, project_id: int) -> int:
     """Bytes the project's published versions hold on the tier."""
-    return uow.session.scalar(select(func.coalesce(func.sum(StagingJob.bytes), 0)).where(
-        StagingJob.project_id == project_id, StagingJob.state == JobState.PUBLISHED)) or 0
+    return uow.jobs.published_bytes(project_id)
 
 
 def quota_of(settings: StagingSettings, project: Any) -> int:
@@ -79,9 +76,7 @@ def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
         if agreement.state != AgreementState.ACTIVE or agreement.end <= now:
             raise StagingError(f"the agreement is {agreement.state if agreement.end > now else 'expired'};"
                                " nothing can be staged under it")
-        job = uow.session.scalar(select(StagingJob).where(
-            StagingJob.agreement_pk == agreement.pk,
-            StagingJob.dataset_version == agreement.dataset_version))
+        job = uow.jobs.for_agreement(agreement)
         if job is not None and job.state not in (JobState.FAILED, JobState.CANCELLED):
             return job, False
         used = project_usage(uow, agreement.project_id)
@@ -93,25 +88,23 @@ def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
                              dataset_version=agreement.dataset_version, project=agreement.project,
                              state=JobState.QUEUED, attempts=0, not_before=now, progress={},
                              bytes=0, rows=0, requested_by=principal.name, created_at=now)
-            uow.session.add(job)
+            uow.jobs.add(job)
         else:
             job.state, job.attempts, job.not_before, job.error = JobState.QUEUED, 0, now, None
             job.progress, job.lease_owner, job.lease_expires = {}, None, None
-        audit.record(uow.session, principal, "staging.request", "staging_job", job.id,
+        uow.audit.record(principal, "staging.request", "staging_job", job.id,
                      detail={"agreement": agreement.id, "dataset": agreement.dataset.id,
                              "version": agreement.dataset_version})
         try:
             uow.commit()
         except IntegrityError:  # a concurrent request created the job first: return that one
             uow.rollback()
-            return uow.session.scalar(select(StagingJob).where(
-                StagingJob.agreement_pk == agreement.pk,
-                StagingJob.dataset_version == agreement.dataset_version)), False
+            return uow.jobs.for_agreement(agreement), False
         return job, True
 
 
 def _visible_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
-    job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+    job = uow.jobs.get(job_id)
     if job is None or not may_see_project_object(principal, job.project_id, job.dataset):
         raise NotFound(f"no staging job {job_id!r}")
     return job
@@ -124,11 +117,7 @@ def get_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
 
 def list_jobs(uow: UnitOfWork, principal: Principal, state: str | None = None) -> list[StagingJob]:
     with uow:
-        query = select(StagingJob).join(Dataset, Dataset.pk == StagingJob.dataset_pk)
-        query = query.where(project_or_steward_clause(principal, StagingJob.project_id))
-        if state:
-            query = query.where(StagingJob.state == state)
-        return list(uow.session.scalars(query.order_by(StagingJob.pk.desc())))
+        return uow.jobs.visible(principal, state=state)
 
 
 def cancel_job(uow: UnitOfWork, principal: Principal, job_id: str, *, now: dt.datetime) -> StagingJob:
@@ -138,7 +127,7 @@ def cancel_job(uow: UnitOfWork, principal: Principal, job_id: str, *, now: dt.da
         if job.state not in ACTIVE_STATES:
             raise Conflict(f"the job is {job.state}; only queued or running jobs can be cancelled")
         job.state, job.finished_at = JobState.CANCELLED, now
-        audit.record(uow.session, principal, "staging.cancel", "staging_job", job.id)
+        uow.audit.record(principal, "staging.cancel", "staging_job", job.id)
         uow.commit()
         return job
 
@@ -152,15 +141,7 @@ def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: d
     counts claims. A lapsed lease means the worker running the job died: that counts as a
     crash, and a job at ``max_crashes`` is failed here rather than claimed."""
     with uow:
-        runnable = or_(
-            (StagingJob.state == JobState.QUEUED) & (StagingJob.not_before <= now),
-            (StagingJob.state == JobState.RUNNING) & (StagingJob.lease_expires < now))
-        query = select(StagingJob.pk, StagingJob.state, StagingJob.lease_expires,
-                       StagingJob.lease_owner, StagingJob.crashes).where(runnable)
-        if job_id:
-            query = query.where(StagingJob.id == job_id)
-        candidates = uow.session.execute(query.order_by(StagingJob.pk).limit(5)).all()
-        for pk, state, lease, owner, crashes in candidates:
+        for pk, state, lease, owner, crashes in uow.jobs.runnable(now, job_id=job_id):
             lapsed = state == JobState.RUNNING
             crashes += lapsed
             if lapsed and crashes >= settings.max_crashes:
@@ -168,18 +149,10 @@ def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: d
                          f"{lease.isoformat().replace('+00:00', 'Z')}")
                 _poisoned(uow, pk, owner, lease, cause, crashes, settings, now)
                 continue
-            claimed = uow.session.execute(
-                update(StagingJob)
-                .where(StagingJob.pk == pk, StagingJob.state == state,
-                       (StagingJob.lease_expires == lease) if lease is not None
-                       else StagingJob.lease_expires.is_(None))
-                .values(state=JobState.RUNNING, lease_owner=worker, attempts=StagingJob.attempts + 1,
-                        lease_expires=now + dt.timedelta(seconds=settings.lease_seconds),
-                        started_at=now, crashes=crashes)
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount == 1:
+            if uow.jobs.claim(pk, state, lease, worker=worker, now=now,
+                              lease_seconds=settings.lease_seconds, crashes=crashes):
                 uow.commit()
-                claimed_id = uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
+                claimed_id = uow.jobs.id_of(pk)
                 if lapsed:
                     _remove_temporary(uow, claimed_id, settings)
                 return claimed_id
@@ -194,20 +167,11 @@ def _poisoned(uow: UnitOfWork, pk: int, owner: str | None, lease: dt.datetime | 
              "detail": f"{cause}; the worker died {crashes} time(s) while running this job, "
                        f"the most CONNECTOR_JOB_MAX_CRASHES ({settings.max_crashes}) allows"}
     with uow:
-        failed = uow.session.execute(
-            update(StagingJob)
-            .where(StagingJob.pk == pk, StagingJob.state == JobState.RUNNING,
-                   StagingJob.lease_owner == owner,
-                   (StagingJob.lease_expires == lease) if lease is not None
-                   else StagingJob.lease_expires.is_(None))
-            .values(state=JobState.FAILED, finished_at=now, error=error, crashes=crashes,
-                    lease_owner=None, lease_expires=None)
-            .execution_options(synchronize_session=False))
-        if failed.rowcount != 1:
+        if not uow.jobs.fail_lapsed(pk, owner, lease, now=now, error=error, crashes=crashes):
             uow.rollback()
             return
-        job_id = uow.session.scalar(select(StagingJob.id).where(StagingJob.pk == pk))
-        audit.record(uow.session, None, "staging.fail", "staging_job", job_id, detail=error)
+        job_id = uow.jobs.id_of(pk)
+        uow.audit.record(None, "staging.fail", "staging_job", job_id, detail=error)
         uow.commit()
     log.warning("job %s failed: %s", job_id, error["detail"])
     _remove_temporary(uow, job_id, settings)
@@ -220,7 +184,7 @@ def worker_died(uow: UnitOfWork, job_id: str, worker: str, cause: str, settings:
     Its temporary prefix is removed either way."""
     now = clock()
     with uow:
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        job = uow.jobs.get(job_id)
         if job.state != JobState.RUNNING or job.lease_owner != worker:
             return job  # cancelled or taken over meanwhile: its new owner decides
         crashes = job.crashes + 1
@@ -230,7 +194,7 @@ def worker_died(uow: UnitOfWork, job_id: str, worker: str, cause: str, settings:
                                f"time(s); CONNECTOR_JOB_MAX_CRASHES is {settings.max_crashes})"}
             job.state, job.not_before, job.crashes, job.error = JobState.QUEUED, now, crashes, error
             job.lease_owner = job.lease_expires = None
-            audit.record(uow.session, None, "staging.retry", "staging_job", job_id, detail=error)
+            uow.audit.record(None, "staging.retry", "staging_job", job_id, detail=error)
             uow.commit()
             log.warning("job %s: %s", job_id, error["detail"])
         pk, lease = job.pk, job.lease_expires
@@ -239,14 +203,14 @@ def worker_died(uow: UnitOfWork, job_id: str, worker: str, cause: str, settings:
     else:
         _remove_temporary(uow, job_id, settings)
     with uow:
-        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        return uow.jobs.get(job_id)
 
 
 def _remove_temporary(uow: UnitOfWork, job_id: str, settings: StagingSettings,
                       tier: StorageTier | None = None) -> None:
     """Remove what an earlier attempt of the job left under a temporary prefix."""
     with uow:
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        job = uow.jobs.get(job_id)
         where = (job.project.slug, job.dataset.id, str(job.dataset_version))
     try:
         tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
@@ -332,8 +296,7 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
 
 def _record(uow: UnitOfWork, job_id: str, **values: Any) -> None:
     with uow:
-        uow.session.execute(update(StagingJob).where(StagingJob.id == job_id).values(**values)
-                            .execution_options(synchronize_session=False))
+        uow.jobs.record(job_id, **values)
         uow.commit()
 
 
@@ -346,7 +309,7 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
 
     configure_arrow_memory(settings.arrow_memory_pool)
     with uow:
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        job = uow.jobs.get(job_id)
         if job is None or job.state != JobState.RUNNING or job.lease_owner != worker:
             raise NotFound(f"job {job_id!r} is not running under {worker}")
         agreement, dataset = job.agreement, job.dataset
@@ -360,17 +323,12 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
     def still_ours(progress: dict[str, Any] | None = None) -> None:
         now = clock()
         with uow:
-            values: dict[str, Any] = {"lease_expires": now + dt.timedelta(seconds=settings.lease_seconds)}
-            if progress is not None:
-                values["progress"] = progress
-            claimed = uow.session.execute(
-                update(StagingJob).where(StagingJob.id == job_id, StagingJob.lease_owner == worker,
-                                         StagingJob.state == JobState.RUNNING)
-                .values(**values).execution_options(synchronize_session=False))
-            agreement_state = uow.session.scalar(select(Agreement.state).where(
-                Agreement.pk == agreement.pk))
+            ours = uow.jobs.renew_lease(
+                job_id, worker, expires=now + dt.timedelta(seconds=settings.lease_seconds),
+                progress=progress)
+            agreement_state = uow.agreements.state_of(agreement.pk)
             uow.commit()
-        if claimed.rowcount != 1:
+        if not ours:
             raise JobCancelled("the job was cancelled or its lease passed to another worker")
         if agreement_state != AgreementState.ACTIVE or now >= expires:
             raise JobCancelled("the agreement ended while staging")
@@ -416,11 +374,11 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
             error=None, progress={"rows": rows, "bytes": written, "files": len(manifest["files"]),
                                   "bytesPerSecond": rate})
     with uow:
-        audit.record(uow.session, None, "staging.publish", "staging_job", job_id,
+        uow.audit.record(None, "staging.publish", "staging_job", job_id,
                      detail={"location": location, "rows": manifest["rows"],
                              "bytes": manifest["bytes"], "agreement": agreement.id})
         uow.commit()
-        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        return uow.jobs.get(job_id)
 
 
 def _provenance(provenance: Any) -> list[dict[str, Any]]:
@@ -443,13 +401,13 @@ def _croissant_metadata(document: dict[str, Any], dataset: Dataset) -> dict[str,
 
 def _stop(uow: UnitOfWork, job_id: str, worker: str, reason: str, clock: Callable[[], dt.datetime]):
     with uow:
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        job = uow.jobs.get(job_id)
         if job.state == JobState.RUNNING and job.lease_owner == worker:
             job.state, job.finished_at = JobState.CANCELLED, clock()
             job.error = {"code": "cancelled", "detail": reason, "transient": False}
             job.lease_owner = job.lease_expires = None
-            audit.record(uow.session, None, "staging.cancel", "staging_job", job_id,
-                         detail={"reason": reason})
+            uow.audit.record(None, "staging.cancel", "staging_job", job_id,
+                             detail={"reason": reason})
         uow.commit()
         return job
 
@@ -468,7 +426,7 @@ def _fail(uow: UnitOfWork, job_id: str, worker: str, exc: BaseException, setting
                  "transient": transient}
     now = clock()
     with uow:
-        job = uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        job = uow.jobs.get(job_id)
         if job.state != JobState.RUNNING or job.lease_owner != worker:
             return job  # cancelled or taken over meanwhile: its new owner decides
         if transient and job.attempts < settings.max_attempts:
@@ -480,12 +438,12 @@ def _fail(uow: UnitOfWork, job_id: str, worker: str, exc: BaseException, setting
         else:
             job.state, job.finished_at = JobState.FAILED, now
         job.error, job.lease_owner, job.lease_expires = error, None, None
-        audit.record(uow.session, None, "staging.fail" if job.state == JobState.FAILED
-                     else "staging.retry", "staging_job", job_id, detail=error)
+        uow.audit.record(None, "staging.fail" if job.state == JobState.FAILED
+                         else "staging.retry", "staging_job", job_id, detail=error)
         uow.commit()
     _remove_temporary(uow, job_id, settings, tier)
     with uow:
-        return uow.session.scalar(select(StagingJob).where(StagingJob.id == job_id))
+        return uow.jobs.get(job_id)
 
 
 def _limit_cause(exc: BaseException, settings: StagingSettings) -> str | None:
@@ -511,28 +469,25 @@ def remove_ended(uow: UnitOfWork, settings: StagingSettings, *, now: dt.datetime
 
     expire_due(uow, now)
     with uow:
-        ended = list(uow.session.scalars(
-            select(StagingJob).join(Agreement, Agreement.pk == StagingJob.agreement_pk).where(
-                Agreement.state != AgreementState.ACTIVE,
-                StagingJob.state.in_([JobState.PUBLISHED, *ACTIVE_STATES]))))
+        ended = uow.jobs.under_ended_agreements()
     if not ended:
         return []
     tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
     for job in ended:
         with uow:
-            row = uow.session.scalar(select(StagingJob).where(StagingJob.pk == job.pk))
+            row = uow.jobs.get_by_pk(job.pk)
             reason = f"agreement {row.agreement.state}: {row.agreement.end_reason or ''}".strip(": ")
             if row.state == JobState.PUBLISHED:
                 removed = tier.remove_version(row.project.slug, row.dataset.id, str(row.dataset_version))
                 row.state, row.removed_at = JobState.REMOVED, now
-                audit.record(uow.session, None, "staging.remove", "staging_job", row.id,
-                             detail={"location": row.location, "bytes": removed, "reason": reason,
-                                     "agreement": row.agreement.id})
+                uow.audit.record(None, "staging.remove", "staging_job", row.id,
+                                 detail={"location": row.location, "bytes": removed,
+                                         "reason": reason, "agreement": row.agreement.id})
             else:
                 row.state, row.finished_at = JobState.CANCELLED, now
                 row.error = {"code": "agreement-ended", "detail": reason, "transient": False}
-                audit.record(uow.session, None, "staging.cancel", "staging_job", row.id,
-                             detail={"reason": reason})
+                uow.audit.record(None, "staging.cancel", "staging_job", row.id,
+                                 detail={"reason": reason})
             uow.commit()
     return ended
 

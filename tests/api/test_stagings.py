@@ -125,7 +125,7 @@ def test_revoked_agreement_removes_the_staged_data_with_an_audit_event(
     assert not Path(job.location.removeprefix("file://")).exists()
     with uow:
         actions = [e.action for e in uow.session.scalars(
-            select(AuditEvent).where(AuditEvent.object_id == job.id))]
+            select(AuditEvent).where(AuditEvent.object_id == job.id).order_by(AuditEvent.id))]
     assert actions == ["staging.request", "staging.publish", "staging.remove"]
     assert stage(client, actors, agreement).status_code == 422
 
