@@ -11,6 +11,12 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+# harvest repositories
+from connector.catalog.harvest.repository import (
+    HarvestLinkRepository,
+    HarvestRunRepository,
+    HarvestSourceRepository,
+)
 from connector.catalog.repository import DatasetRepository
 
 
@@ -19,6 +25,10 @@ class UnitOfWork:
 
     session: Session
     datasets: DatasetRepository
+    # harvest repositories
+    harvest_sources: HarvestSourceRepository
+    harvest_runs: HarvestRunRepository
+    harvest_links: HarvestLinkRepository
 
     def __init__(self, session_factory: sessionmaker) -> None:
         self._session_factory = session_factory
@@ -28,6 +38,10 @@ class UnitOfWork:
         if self._depth == 0:
             self.session = self._session_factory()
             self.datasets = DatasetRepository(self.session)
+            # harvest repositories
+            self.harvest_sources = HarvestSourceRepository(self.session)
+            self.harvest_runs = HarvestRunRepository(self.session)
+            self.harvest_links = HarvestLinkRepository(self.session)
         self._depth += 1
         return self
 

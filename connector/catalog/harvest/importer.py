@@ -1,11 +1,15 @@
 """How a run imports its records: in chunks, each its own transaction, renewing the lease.
 
 Records are committed in chunks (``HarvestSettings.chunk``): a commit per record costs more
-than the record itself on SQLite. In a chunk, updates go one by one in a savepoint each; new
-records that pass the schema and whose identifier is free are registered together
-(``register_datasets``, one insert per table), and if that batch fails they go one by one too.
-A complete listing then withdraws, chunk by chunk too, the datasets it no longer names
-(:func:`withdraw_missing`). The rules a run follows are in :mod:`connector.catalog.harvest.runs`.
+than the record itself on SQLite. Each chunk is one ``with uow:`` block ending in
+``uow.commit()``; the catalog's use cases called inside it get a :class:`_ChunkUnitOfWork`,
+whose ``commit()`` only flushes, so that their writes land in the chunk's transaction.
+
+In a chunk, updates go one by one in a savepoint each; new records that pass the schema and
+whose identifier is free are registered together (``register_datasets``, one insert per
+table), and if that batch fails they go one by one too. A complete listing then withdraws,
+chunk by chunk too, the datasets it no longer names (:func:`withdraw_missing`). The rules a
+run follows are in :mod:`connector.catalog.harvest.runs`.
 """
 
 from __future__ import annotations
@@ -18,23 +22,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import SessionTransaction
 
 from connector.catalog import service as catalog
-from connector.catalog.harvest.models import (
-    HarvestLink,
-    HarvestRecord,
-    HarvestRun,
-    HarvestSource,
-    Outcome,
-    RunState,
-)
+from connector.catalog.harvest.models import HarvestLink, HarvestSource, Outcome
 from connector.catalog.harvest.records import PageError, RemoteRecord, change_stamp
 from connector.catalog.harvest.settings import HarvestSettings
-from connector.catalog.models import Dataset, DatasetState
+from connector.catalog.models import DatasetState
 from connector.errors import Conflict, ConnectorError, NotFound
-from connector.identity.models import Organisation
 from connector.identity.principal import Principal
 from connector.uow import UnitOfWork
 
@@ -49,12 +45,31 @@ def _schema_store(directory: str | None):  # -> SchemaStore
     return SchemaStore(Path(directory) if directory else default_schemas_dir())
 
 
-class BatchUnitOfWork(UnitOfWork):
-    """One session across many use-case calls: their ``commit()`` flushes into the current
-    savepoint, and the run commits a chunk at a time."""
+class _ChunkUnitOfWork(UnitOfWork):
+    """The run's unit of work as the catalog's use cases see it inside a chunk: the same
+    session and repositories, but their ``commit()`` only flushes (into the record's
+    savepoint), so that the chunk ends in the run's one ``uow.commit()``."""
+
+    def __init__(self, outer: UnitOfWork) -> None:  # owns no session: borrows the outer one
+        self._outer = outer
+
+    def __getattr__(self, name: str) -> Any:  # session and repositories: the outer ones, per chunk
+        return getattr(self._outer, name)
+
+    def __enter__(self) -> _ChunkUnitOfWork:
+        self._outer.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._outer.__exit__(*exc_info)
 
     def commit(self) -> None:
         self.session.flush()
+
+    def savepoint(self) -> SessionTransaction:
+        """A nested transaction: ``with uow.savepoint():`` keeps one record's writes, or
+        rolls them back alone when it raises."""
+        return self.session.begin_nested()
 
 
 class LeaseLost(Exception):
@@ -101,20 +116,20 @@ def _chunks(records: Iterator[RemoteRecord], size: int) -> Iterator[list[RemoteR
         yield chunk
 
 
-def import_all(batch: BatchUnitOfWork, state: RunProgress, records: Iterator[RemoteRecord]) -> None:
-    """Import every record; a PageError from the harvester passes through after the records
-    before it are committed."""
+def import_all(uow: UnitOfWork, state: RunProgress, records: Iterator[RemoteRecord]) -> None:
+    """Import every record, a transaction per chunk; a PageError from the harvester passes
+    through after the records before it are committed."""
     schemas = _schema_store(state.settings.schemas_dir)
+    records_uow = _ChunkUnitOfWork(uow)
     for chunk in _chunks(records, state.settings.chunk):
         chunk = [_checked_stamp(record) for record in chunk]
         state.seen += len(chunk)
-        with batch:
-            session = batch.session
-            _renew_lease(batch, state)
-            links = _links(batch, state, {r.remote_id[:1024] for r in chunk})
+        with uow:
+            _renew_lease(uow, state)
+            links = uow.harvest_links.for_remote_ids(state.source.pk, {r.remote_id[:1024] for r in chunk})
             results, seen = [], []
             for record, (outcome, dataset_id, reason) in zip(
-                    chunk, _import_chunk(batch, state, schemas, chunk, links), strict=True):
+                    chunk, _import_chunk(records_uow, state, schemas, chunk, links), strict=True):
                 state.counts[outcome] += 1
                 results.append({"run_pk": state.run_pk, "remote_id": record.remote_id[:1024],
                                 "outcome": outcome, "dataset_id": dataset_id, "reason": reason})
@@ -127,13 +142,11 @@ def import_all(batch: BatchUnitOfWork, state: RunProgress, records: Iterator[Rem
                     state.newest = record.modified
                 if failed and record.modified and (state.held is None or record.modified < state.held):
                     state.held = record.modified
-            session.execute(insert(HarvestRecord), results)
+            uow.harvest_runs.add_records(results)
             if seen:
-                session.execute(update(HarvestLink), seen)
-            session.execute(update(HarvestRun).where(HarvestRun.pk == state.run_pk).values(
-                counts=dict(state.counts), newest_modified=state.next_since()))
-            session.commit()
-            session.expunge_all()
+                uow.harvest_links.mark_seen(seen)
+            uow.harvest_runs.set_progress(state.run_pk, state.counts, newest_modified=state.next_since())
+            uow.commit()
 
 
 def _checked_stamp(record: RemoteRecord) -> RemoteRecord:
@@ -147,29 +160,13 @@ def _checked_stamp(record: RemoteRecord) -> RemoteRecord:
     return replace(record, modified=stamp, note="; ".join(filter(None, [record.note, note])) or None)
 
 
-def _renew_lease(batch: BatchUnitOfWork, state: RunProgress) -> None:
+def _renew_lease(uow: UnitOfWork, state: RunProgress) -> None:
     """Extend the lease (the first statement of each chunk, which also opens the transaction
-    the savepoints nest in); :class:`_LeaseLost` when the run is no longer ours."""
-    now = state.clock()
-    renewed = batch.session.execute(
-        update(HarvestRun).where(HarvestRun.pk == state.run_pk, HarvestRun.state == RunState.RUNNING,
-                                 HarvestRun.lease_owner == state.worker)
-        .values(lease_expires=now + dt.timedelta(seconds=state.settings.lease_seconds))
-        .execution_options(synchronize_session=False))
-    if renewed.rowcount != 1:
-        batch.session.rollback()
+    the savepoints nest in); :class:`LeaseLost` when the run is no longer ours."""
+    expires = state.clock() + dt.timedelta(seconds=state.settings.lease_seconds)
+    if not uow.harvest_runs.renew_lease(state.run_pk, state.worker, lease_expires=expires):
+        uow.rollback()
         raise LeaseLost()
-
-
-def _links(batch: BatchUnitOfWork, state: RunProgress, remote_ids: set[str]) -> dict[str, HarvestLink]:
-    """The links of these remote ids, with their datasets loaded into the session (one query
-    each), so that the records of a chunk look up neither."""
-    links = {link.remote_id: link for link in batch.session.scalars(select(HarvestLink).where(
-        HarvestLink.source_pk == state.source.pk, HarvestLink.remote_id.in_(remote_ids)))}
-    if links:
-        list(batch.session.scalars(select(Dataset).where(
-            Dataset.pk.in_({link.dataset_pk for link in links.values()}))))
-    return links
 
 
 def _document(state: RunProgress, record: RemoteRecord) -> dict[str, Any]:
@@ -196,7 +193,7 @@ def _taken_reason(identifier: str, dataset_id: str) -> str:
 Result = tuple[str, str | None, str | None]
 
 
-def _import_chunk(batch: BatchUnitOfWork, state: RunProgress, schemas: Any, chunk: list[RemoteRecord],
+def _import_chunk(uow: _ChunkUnitOfWork, state: RunProgress, schemas: Any, chunk: list[RemoteRecord],
                   links: dict[str, HarvestLink]) -> list[Result]:
     """The outcome of each record of a chunk, in order. New records that pass validation and
     whose identifier is free are registered together (``catalog.register_datasets``); the
@@ -212,7 +209,7 @@ def _import_chunk(batch: BatchUnitOfWork, state: RunProgress, schemas: Any, chun
             later.append(position)
             continue
         if remote_id in links or record.error or record.seen_only or record.document is None:
-            outcomes[position] = _import_one(batch, state, schemas, record, links)
+            outcomes[position] = _import_one(uow, state, schemas, record, links)
             continue
         document = _document(state, record)
         failure = _schema_failure(schemas, document)
@@ -227,58 +224,54 @@ def _import_chunk(batch: BatchUnitOfWork, state: RunProgress, schemas: Any, chun
         if identifier is not None:
             identifiers.add(identifier)
         fresh[position] = document
-    taken = batch.datasets.ids_by_identifier(identifiers)
+    taken = uow.datasets.ids_by_identifier(identifiers)
     for position, document in list(fresh.items()):
         if document.get("identifier") in taken:
             del fresh[position]
             outcomes[position] = (Outcome.FAILED, None,
                                   _taken_reason(document["identifier"], taken[document["identifier"]]))
     if fresh:
-        created = _register_batch(batch, state, chunk, fresh)
+        created = _register_batch(uow, state, chunk, fresh)
         if created is None:
             later.extend(fresh)
         else:
             for position, dataset_id in created.items():
                 outcomes[position] = (Outcome.CREATED, dataset_id, chunk[position].note)
     if later:
-        links.update(_links(batch, state, {chunk[p].remote_id[:1024] for p in later}))
+        links.update(uow.harvest_links.for_remote_ids(state.source.pk,
+                                                      {chunk[p].remote_id[:1024] for p in later}))
         for position in sorted(later):
-            outcomes[position] = _import_one(batch, state, schemas, chunk[position], links)
+            outcomes[position] = _import_one(uow, state, schemas, chunk[position], links)
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]
 
 
-def _register_batch(batch: BatchUnitOfWork, state: RunProgress, chunk: list[RemoteRecord],
+def _register_batch(uow: _ChunkUnitOfWork, state: RunProgress, chunk: list[RemoteRecord],
                     fresh: dict[int, dict[str, Any]]) -> dict[int, str] | None:
     """Register the new records at once, with their links: position -> dataset id; None when
     the batch failed (rolled back; its records are then imported one by one)."""
-    session = batch.session
-    savepoint = session.begin_nested()
     try:
-        organisation = session.get(Organisation, state.source.organisation_id)
-        if organisation is None:
-            raise NotFound("the organisation of the source is gone")
-        views = catalog.register_datasets(batch, state.principal, organisation, list(fresh.values()))
-        ids = [view.id for view in views]
-        pks = dict(session.execute(select(Dataset.id, Dataset.pk).where(Dataset.id.in_(ids))).all())
-        session.execute(insert(HarvestLink), [
-            {"source_pk": state.source.pk, "remote_id": chunk[position].remote_id[:1024],
-             "dataset_pk": pks[dataset_id], "modified": chunk[position].modified, "seen_run_pk": state.run_pk}
-            for position, dataset_id in zip(fresh, ids, strict=True)])
-        savepoint.commit()
+        with uow.savepoint():
+            organisation = uow.harvest_sources.organisation_of(state.source)
+            if organisation is None:
+                raise NotFound("the organisation of the source is gone")
+            views = catalog.register_datasets(uow, state.principal, organisation, list(fresh.values()))
+            ids = [view.id for view in views]
+            uow.harvest_links.add_for_datasets(state.source.pk, state.run_pk, [
+                (dataset_id, chunk[position].remote_id[:1024], chunk[position].modified)
+                for position, dataset_id in zip(fresh, ids, strict=True)])
     except (ConnectorError, SQLAlchemyError) as exc:
-        savepoint.rollback()
         log.info("harvest run %s: a batch of %d new records failed (%s); importing them one by one",
                  state.run_id, len(fresh), exc)
         return None
     return dict(zip(fresh, ids, strict=True))
 
 
-def _import_one(batch: BatchUnitOfWork, state: RunProgress, schemas: Any, record: RemoteRecord,
+def _import_one(uow: _ChunkUnitOfWork, state: RunProgress, schemas: Any, record: RemoteRecord,
                 links: dict[str, HarvestLink]) -> tuple[str, str | None, str | None]:
     """(outcome, dataset id, reason) of one record; never raises for the record's own faults."""
     link = links.get(record.remote_id[:1024])
-    dataset = batch.session.get(Dataset, link.dataset_pk) if link is not None else None
+    dataset = uow.harvest_links.dataset_of(link) if link is not None else None
     dataset_id = dataset.id if dataset is not None else None
     if record.error:
         return Outcome.FAILED, dataset_id, record.error
@@ -291,80 +284,67 @@ def _import_one(batch: BatchUnitOfWork, state: RunProgress, schemas: Any, record
     failure = _schema_failure(schemas, document)
     if failure is not None:
         return Outcome.FAILED, dataset_id, failure
-    savepoint = batch.session.begin_nested()
     try:
-        if dataset is not None:
-            if dataset.state == DatasetState.WITHDRAWN:
-                raise Conflict(f"dataset {dataset.id} was withdrawn here; the source lists it again")
-            _, changed = catalog.update_dataset(batch, state.principal, dataset.id, document)
-            outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
-        else:
-            try:
-                view = catalog.register_dataset(batch, state.principal, document)
-            except Conflict:
-                # register_dataset checked the identifier; name the dataset that holds it
-                taken = batch.datasets.get_by_identifier(document.get("identifier", ""))
-                if taken is None:
-                    raise
-                raise Conflict(_taken_reason(document["identifier"], taken.id)) from None
-            created = batch.datasets.get(view.id)
-            assert created is not None
-            new_link = HarvestLink(source_pk=state.source.pk, remote_id=record.remote_id[:1024],
-                                   dataset_pk=created.pk, modified=record.modified, seen_run_pk=state.run_pk)
-            batch.session.add(new_link)
-            batch.session.flush()
-            links[new_link.remote_id] = new_link
-            dataset_id, outcome = view.id, Outcome.CREATED
-        savepoint.commit()
+        with uow.savepoint():
+            if dataset is not None:
+                if dataset.state == DatasetState.WITHDRAWN:
+                    raise Conflict(f"dataset {dataset.id} was withdrawn here; the source lists it again")
+                _, changed = catalog.update_dataset(uow, state.principal, dataset.id, document)
+                outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+            else:
+                try:
+                    view = catalog.register_dataset(uow, state.principal, document)
+                except Conflict:
+                    # register_dataset checked the identifier; name the dataset that holds it
+                    taken = uow.datasets.get_by_identifier(document.get("identifier", ""))
+                    if taken is None:
+                        raise
+                    raise Conflict(_taken_reason(document["identifier"], taken.id)) from None
+                created = uow.datasets.get(view.id)
+                assert created is not None
+                new_link = HarvestLink(source_pk=state.source.pk, remote_id=record.remote_id[:1024],
+                                       dataset_pk=created.pk, modified=record.modified,
+                                       seen_run_pk=state.run_pk)
+                uow.harvest_links.add(new_link)
+                links[new_link.remote_id] = new_link
+                dataset_id, outcome = view.id, Outcome.CREATED
     except ConnectorError as exc:
-        savepoint.rollback()
         return Outcome.FAILED, dataset_id, exc.detail
     except Exception as exc:  # noqa: BLE001  (one bad record never aborts the run)
-        savepoint.rollback()
         log.exception("harvest run %s: record %s failed unexpectedly", state.run_id, record.remote_id)
         return Outcome.FAILED, dataset_id, f"unexpected error: {type(exc).__name__}: {exc}"
     return outcome, dataset_id, record.note
 
 
-def withdraw_missing(batch: BatchUnitOfWork, state: RunProgress) -> str | None:
-    """Withdraw the active datasets of this source that the complete listing did not name.
-    Returns a reason when it declines to (an empty listing)."""
-    not_seen = and_(HarvestLink.source_pk == state.source.pk,
-                    or_(HarvestLink.seen_run_pk.is_(None), HarvestLink.seen_run_pk != state.run_pk),
-                    Dataset.state == DatasetState.ACTIVE)
+def withdraw_missing(uow: UnitOfWork, state: RunProgress) -> str | None:
+    """Withdraw the active datasets of this source that the complete listing did not name, a
+    transaction per chunk. Returns a reason when it declines to (an empty listing)."""
+    records_uow = _ChunkUnitOfWork(uow)
     last = 0
     while True:
-        with batch:
-            session = batch.session
-            _renew_lease(batch, state)
-            rows = session.execute(
-                select(HarvestLink.pk, HarvestLink.remote_id, Dataset.id)
-                .join(Dataset, Dataset.pk == HarvestLink.dataset_pk)
-                .where(not_seen, HarvestLink.pk > last).order_by(HarvestLink.pk)
-                .limit(state.settings.chunk)).all()
+        with uow:
+            _renew_lease(uow, state)
+            rows = uow.harvest_links.unseen_active(state.source.pk, state.run_pk, after=last,
+                                                   limit=state.settings.chunk)
             if not rows:
-                session.commit()
+                uow.commit()
                 return None
             if state.seen == 0:
-                session.commit()
+                uow.commit()
                 return ("the source listed no records although datasets were harvested from it before; "
                         "nothing was withdrawn (run again when the portal lists its datasets)")
             results = []
             for pk, remote_id, dataset_id in rows:
-                savepoint = session.begin_nested()
                 try:
-                    catalog.withdraw_dataset(batch, state.principal, dataset_id)
-                    savepoint.commit()
+                    with records_uow.savepoint():
+                        catalog.withdraw_dataset(records_uow, state.principal, dataset_id)
                     outcome, reason = Outcome.WITHDRAWN, "no longer listed by the source"
                 except ConnectorError as exc:
-                    savepoint.rollback()
                     outcome, reason = Outcome.FAILED, f"could not withdraw: {exc.detail}"
                 state.counts[outcome] += 1
                 results.append({"run_pk": state.run_pk, "remote_id": remote_id, "outcome": outcome,
                                 "dataset_id": dataset_id, "reason": reason})
                 last = pk
-            session.execute(insert(HarvestRecord), results)
-            session.execute(update(HarvestRun).where(HarvestRun.pk == state.run_pk).values(
-                counts=dict(state.counts)))
-            session.commit()
-            session.expunge_all()
+            uow.harvest_runs.add_records(results)
+            uow.harvest_runs.set_progress(state.run_pk, state.counts)
+            uow.commit()

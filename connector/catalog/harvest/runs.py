@@ -1,9 +1,10 @@
 """Use cases of harvest runs: queue, claim (with a lease), run, fail, and read their results.
 
-A run reads its source through a harvester (picked by kind from :data:`HARVESTERS`, imported
-on first use) and writes through the catalog's own use cases (``register_dataset``,
-``update_dataset``, ``withdraw_dataset``) under a principal that stewards the source's
-organisation, so versions, the search index and the audit log behave as for a steward's edit.
+A run reads its source through a harvester (picked by kind from
+:data:`~connector.catalog.harvest.sources.HARVESTERS`, imported on first use) and writes through
+the catalog's own use cases (``register_dataset``, ``update_dataset``, ``withdraw_dataset``)
+under a principal that stewards the source's organisation, so versions, the search index and
+the audit log behave as for a steward's edit.
 
 Rules of a run:
 
@@ -32,11 +33,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from sqlalchemy import select, update
-
 from connector.catalog.harvest.fetch import FetchSettings, HttpFetch
 from connector.catalog.harvest.importer import (
-    BatchUnitOfWork,
     LeaseLost,
     RunProgress,
     import_all,
@@ -75,14 +73,12 @@ def enqueue_run(uow: UnitOfWork, principal: Principal, source_id: str, *, full: 
 
 def _enqueue(uow: UnitOfWork, source: HarvestSource, who: str, *, full: bool,
              now: dt.datetime) -> tuple[HarvestRun, bool]:
-    active = uow.session.scalar(select(HarvestRun).where(
-        HarvestRun.source_pk == source.pk, HarvestRun.state.in_(ACTIVE_STATES)).order_by(HarvestRun.pk))
+    active = uow.harvest_runs.active(source.pk, ACTIVE_STATES)
     if active is not None:
         return active, False
     run = HarvestRun(id=str(uuid.uuid4()), source_pk=source.pk, source=source, state=RunState.QUEUED,
                      full=full, requested_by=who[:64], counts={}, complete=False, created_at=now)
-    uow.session.add(run)
-    uow.session.flush()
+    uow.harvest_runs.add(run)
     return run, True
 
 
@@ -90,10 +86,8 @@ def enqueue_due(uow: UnitOfWork, *, now: dt.datetime) -> list[str]:
     """Queue a run of every scheduled source whose interval has passed since its last run."""
     queued = []
     with uow:
-        for source in uow.session.scalars(select(HarvestSource).where(
-                HarvestSource.schedule_seconds.is_not(None)).order_by(HarvestSource.pk)):
-            last = uow.session.scalar(select(HarvestRun.created_at).where(
-                HarvestRun.source_pk == source.pk).order_by(HarvestRun.pk.desc()).limit(1))
+        for source in uow.harvest_sources.scheduled():
+            last = uow.harvest_runs.last_created_at(source.pk)
             if last is None or last + dt.timedelta(seconds=source.schedule_seconds) <= now:
                 run, created = _enqueue(uow, source, "scheduler", full=False, now=now)
                 if created:
@@ -106,15 +100,13 @@ def list_runs(uow: UnitOfWork, principal: Principal, source_id: str) -> list[Har
     """The runs of a source, newest first."""
     with uow:
         source = visible_source(uow, principal, source_id)
-        return list(uow.session.scalars(select(HarvestRun).where(HarvestRun.source_pk == source.pk)
-                                        .order_by(HarvestRun.pk.desc())))
+        return uow.harvest_runs.of_source(source.pk)
 
 
 def get_run(uow: UnitOfWork, principal: Principal, source_id: str, run_id: str) -> HarvestRun:
     with uow:
         source = visible_source(uow, principal, source_id)
-        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id,
-                                                          HarvestRun.source_pk == source.pk))
+        run = uow.harvest_runs.get(run_id, source_pk=source.pk)
         if run is None:
             raise NotFound(f"no run {run_id!r} of harvest source {source_id!r}")
         return run
@@ -128,12 +120,8 @@ def list_records(uow: UnitOfWork, principal: Principal, source_id: str, run_id: 
         raise ValidationFailed([{"path": "$.cursor", "message": "not a cursor this list returned"}])
     with uow:
         run = get_run(uow, principal, source_id, run_id)
-        query = select(HarvestRecord).where(HarvestRecord.run_pk == run.pk)
-        if outcome is not None:
-            query = query.where(HarvestRecord.outcome == outcome)
-        if cursor is not None:
-            query = query.where(HarvestRecord.pk > int(cursor))
-        rows = list(uow.session.scalars(query.order_by(HarvestRecord.pk).limit(limit + 1)))
+        rows = uow.harvest_runs.records(run.pk, outcome=outcome,
+                                        after=None if cursor is None else int(cursor), limit=limit + 1)
         following = str(rows[limit - 1].pk) if len(rows) > limit else None
         return rows[:limit], following
 
@@ -141,8 +129,7 @@ def list_records(uow: UnitOfWork, principal: Principal, source_id: str, run_id: 
 def fail_expired_runs(uow: UnitOfWork, *, now: dt.datetime) -> int:
     """Mark failed every running run whose lease ran out (its worker stopped): no limbo runs."""
     with uow:
-        stale = list(uow.session.scalars(select(HarvestRun).where(
-            HarvestRun.state == RunState.RUNNING, HarvestRun.lease_expires < now)))
+        stale = uow.harvest_runs.expired(now)
         for run in stale:
             run.state, run.finished_at = RunState.FAILED, now
             run.reason = (f"the worker {run.lease_owner} stopped: its lease ran out at "
@@ -159,7 +146,7 @@ def fail_run(uow: UnitOfWork, run_id: str, worker: str, reason: str, *, now: dt.
     from connector import audit
 
     with uow:
-        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+        run = uow.harvest_runs.get(run_id)
         if run is None or run.state != RunState.RUNNING or run.lease_owner != worker:
             return
         run.state, run.finished_at, run.lease_owner, run.lease_expires = RunState.FAILED, now, None, None
@@ -175,16 +162,9 @@ def claim_run(uow: UnitOfWork, worker: str, *, now: dt.datetime, lease_seconds: 
     conditional update makes the claim exclusive across workers."""
     fail_expired_runs(uow, now=now)
     with uow:
-        query = select(HarvestRun.pk, HarvestRun.id).where(HarvestRun.state == RunState.QUEUED)
-        if run_id is not None:
-            query = query.where(HarvestRun.id == run_id)
-        for pk, found in uow.session.execute(query.order_by(HarvestRun.pk).limit(5)).all():
-            claimed = uow.session.execute(
-                update(HarvestRun).where(HarvestRun.pk == pk, HarvestRun.state == RunState.QUEUED)
-                .values(state=RunState.RUNNING, lease_owner=worker, started_at=now,
-                        lease_expires=now + dt.timedelta(seconds=lease_seconds))
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount == 1:
+        for pk, found in uow.harvest_runs.queued(run_id=run_id):
+            if uow.harvest_runs.claim(pk, worker, now=now,
+                                      lease_expires=now + dt.timedelta(seconds=lease_seconds)):
                 uow.commit()
                 return found
         return None
@@ -195,14 +175,11 @@ def run_run(uow: UnitOfWork, run_id: str, worker: str, settings: HarvestSettings
             harvester: Harvester | None = None) -> HarvestRun:
     """Run a claimed run to its end (succeeded, partial or failed) and return it."""
     with uow:
-        row = uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+        row = uow.harvest_runs.get(run_id)
         if row is None or row.state != RunState.RUNNING or row.lease_owner != worker:
             raise NotFound(f"run {run_id!r} is not running under {worker}")
         source = row.source
-        since = None if row.full else uow.session.scalar(
-            select(HarvestRun.newest_modified).where(HarvestRun.source_pk == source.pk,
-                                                     HarvestRun.complete.is_(True))
-            .order_by(HarvestRun.pk.desc()).limit(1))
+        since = None if row.full else uow.harvest_runs.last_complete_stamp(source.pk)
         since = change_stamp(since)[0]  # a stamp kept before stamps were checked may be anything
         row.since = since
         uow.commit()
@@ -211,22 +188,21 @@ def run_run(uow: UnitOfWork, run_id: str, worker: str, settings: HarvestSettings
                              options=dict(source.options or {}))
     reason: str | None = None
     complete = False
-    batch = BatchUnitOfWork(uow._session_factory)
     try:
         harvester = harvester or harvester_for(source.kind)
         fetch = fetch or HttpFetch(allowlist=settings.allowlist, settings=_fetch_settings(settings, spec))
         records = harvester.harvest(spec, fetch)
         try:
-            import_all(batch, state, records)
+            import_all(uow, state, records)
             complete = True
         except PageError as exc:
             reason = " ".join(str(exc).split()) or "a page of the source could not be read"
         if complete:
-            reason = withdraw_missing(batch, state)
+            reason = withdraw_missing(uow, state)
     except LeaseLost:
         log.info("harvest run %s: lease lost; another worker or the reaper decides", run_id)
         with uow:
-            return uow.session.scalar(select(HarvestRun).where(HarvestRun.id == run_id))
+            return uow.harvest_runs.get(run_id)
     except HarvesterUnavailable as exc:
         reason = exc.detail
     except Exception as exc:  # noqa: BLE001  (a run always ends in a state, with the reason)
@@ -259,7 +235,7 @@ def _finish(uow: UnitOfWork, state: RunProgress, *, complete: bool, reason: str 
         every = "all " if final is RunState.FAILED else ""
         reason = f"{every}{counts[Outcome.FAILED]} record(s) failed; see the per-record results"
     with uow:
-        run = uow.session.scalar(select(HarvestRun).where(HarvestRun.pk == state.run_pk))
+        run = uow.harvest_runs.get_by_pk(state.run_pk)
         if run.state != RunState.RUNNING or run.lease_owner != state.worker:
             return run  # failed by the reaper meanwhile: its reason stands
         run.state, run.finished_at, run.reason = final, state.clock(), reason

@@ -11,8 +11,6 @@ import importlib
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from connector.adapters.errors import SourceRefused, TerminalSourceError, TransientSourceError
 from connector.adapters.safety import Allowlist, check_url
 from connector.catalog import service as catalog
@@ -74,14 +72,13 @@ def add_source(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
     with uow:
         org = catalog.owning_organisation(uow, principal, body.get("organisation"),
                                           to="add its harvest sources")
-        if uow.session.scalar(select(HarvestSource.pk).where(HarvestSource.name == body["name"])):
+        if uow.harvest_sources.name_taken(body["name"]):
             raise Conflict(f"a harvest source named {body['name']!r} exists already")
         source = HarvestSource(id=str(uuid.uuid4()), name=body["name"], kind=body["kind"], url=body["url"],
                                organisation_id=org.id, organisation=org, options=body.get("options") or {},
                                schedule_seconds=body.get("scheduleSeconds"), created_by=principal.name,
                                created_at=utcnow())
-        uow.session.add(source)
-        uow.session.flush()
+        uow.harvest_sources.add(source)
         from connector import audit
 
         audit.record(uow.session, principal, "harvest_source.create", "harvest_source", source.id,
@@ -92,8 +89,7 @@ def add_source(uow: UnitOfWork, principal: Principal, body: dict[str, Any], *,
 
 def visible_source(uow: UnitOfWork, principal: Principal, source_id: str) -> HarvestSource:
     """The source with this id or name; 404 for callers who do not steward its organisation."""
-    source = uow.session.scalar(select(HarvestSource).where(
-        or_(HarvestSource.id == source_id, HarvestSource.name == source_id)))
+    source = uow.harvest_sources.get(source_id)
     if source is None or not principal.stewards(source.organisation_id):
         raise NotFound(f"no harvest source {source_id!r}")
     return source
@@ -102,10 +98,7 @@ def visible_source(uow: UnitOfWork, principal: Principal, source_id: str) -> Har
 def list_sources(uow: UnitOfWork, principal: Principal) -> list[HarvestSource]:
     """The sources of the organisations ``principal`` stewards (every one for admins)."""
     with uow:
-        query = select(HarvestSource).order_by(HarvestSource.name)
-        if not principal.is_admin:
-            query = query.where(HarvestSource.organisation_id.in_(sorted(principal.stewarded_org_ids)))
-        return list(uow.session.scalars(query))
+        return uow.harvest_sources.by_name(None if principal.is_admin else principal.stewarded_org_ids)
 
 
 def get_source(uow: UnitOfWork, principal: Principal, source_id: str) -> HarvestSource:
