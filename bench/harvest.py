@@ -7,7 +7,7 @@ organisation, a CKAN licence id, 3-8 tags, 1-4 resources (CSV, JSON, PDF, API; s
 hash, mime type), ckanext-dcat scheming fields on a third of them (identifier, theme,
 temporal coverage, contact). Package *i* is the same in every run. The connector harvests the
 portal into a fresh database (SQLite by default, PostgreSQL with ``--backend postgresql``)
-through ``connector.catalog.harvest.service`` exactly as the worker does: HTTP fetch, mapping,
+through ``connector.catalog.harvest.runs`` exactly as the worker does: HTTP fetch, mapping,
 schema validation, new records registered a chunk at a time (``register_datasets``), per-record
 results.
 
@@ -142,8 +142,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import text
 
     from connector import db
-    from connector.catalog.harvest import service
+    from connector.catalog.harvest import runs, sources
     from connector.catalog.harvest.ckan import CkanHarvester
+    from connector.catalog.harvest.settings import HarvestSettings
     from connector.identity import service as identity
     from connector.identity.principal import OPERATOR
     from connector.uow import UnitOfWork
@@ -168,7 +169,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     uow = UnitOfWork(db.make_session_factory(engine))
     identity.create_organisation(uow, "portal-owner")
     portal = Portal(args.records)
-    source = service.add_source(uow, OPERATOR, {"name": "bench-portal", "kind": "ckan", "url": portal.url,
+    source = sources.add_source(uow, OPERATOR, {"name": "bench-portal", "kind": "ckan", "url": portal.url,
                                                 "organisation": "portal-owner",
                                                 "options": {"rows": args.rows}},
                                 allowlist=("127.0.0.1",))
@@ -185,10 +186,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                                   "peak_rss_mib": round(peak_rss_mib(), 1)})
                 yield record
 
-    settings = service.HarvestSettings(allowlist=("127.0.0.1",), lease_seconds=600)
-    run, _ = service.enqueue_run(uow, OPERATOR, source.id)
-    claimed = service.claim_run(uow, "bench", now=db.utcnow(), lease_seconds=600, run_id=run.id)
-    run = service.run_run(uow, claimed, "bench", settings, harvester=Measured())
+    settings = HarvestSettings(allowlist=("127.0.0.1",), lease_seconds=600)
+    run, _ = runs.enqueue_run(uow, OPERATOR, source.id)
+    claimed = runs.claim_run(uow, "bench", now=db.utcnow(), lease_seconds=600, run_id=run.id)
+    run = runs.run_run(uow, claimed, "bench", settings, harvester=Measured())
     total = time.perf_counter() - started
     engine.dispose()
     portal.server.shutdown()

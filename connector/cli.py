@@ -100,7 +100,7 @@ def serve(host: str, port: int, threads: int) -> None:
     app = create_app()
     ext = app.extensions["connector"]
     if ext.config["WORKER_IN_PROCESS"]:
-        from connector.catalog.harvest.service import HarvestSettings
+        from connector.catalog.harvest.settings import HarvestSettings
         from connector.dsp.transfer_api import deliver
         from connector.staging.worker import Worker
 

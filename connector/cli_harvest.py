@@ -57,7 +57,8 @@ def harvest() -> None:
 def harvest_add(ctx: Context, name: str, kind: str, url: str, organisation: str,
                 schedule_seconds: int | None, options: tuple[str, ...], as_json: bool) -> None:
     """Register the harvest source NAME."""
-    from connector.catalog.harvest import serialize, service
+    from connector.catalog.harvest import serialize, sources
+    from connector.catalog.harvest.settings import HarvestSettings
 
     body: dict[str, Any] = {"name": name, "kind": kind, "url": url, "organisation": organisation}
     if schedule_seconds is not None:
@@ -65,8 +66,8 @@ def harvest_add(ctx: Context, name: str, kind: str, url: str, organisation: str,
     if options:
         body["options"] = dict(_option(o) for o in options)
     ctx.extension.schemas.validate("harvest-source", body)
-    settings = service.HarvestSettings.from_config(ctx.extension.config)
-    shown = serialize.source(service.add_source(ctx.uow(), _operator(), body, allowlist=settings.allowlist))
+    settings = HarvestSettings.from_config(ctx.extension.config)
+    shown = serialize.source(sources.add_source(ctx.uow(), _operator(), body, allowlist=settings.allowlist))
     emit(as_json, shown, f"{shown['id']}  {shown['name']}  {shown['kind']}  {shown['url']}")
 
 
@@ -76,9 +77,9 @@ def harvest_add(ctx: Context, name: str, kind: str, url: str, organisation: str,
 @handle_errors
 def harvest_list(ctx: Context, as_json: bool) -> None:
     """List the harvest sources."""
-    from connector.catalog.harvest import serialize, service
+    from connector.catalog.harvest import serialize, sources
 
-    items = [serialize.source(s) for s in service.list_sources(ctx.uow(), _operator())]
+    items = [serialize.source(s) for s in sources.list_sources(ctx.uow(), _operator())]
     emit(as_json, items, "\n".join(f"{i['id']}  {i['name']:<24} {i['kind']:<5} {i['url']}" for i in items))
 
 
@@ -92,19 +93,20 @@ def harvest_run(ctx: Context, source: str, full: bool, as_json: bool) -> None:
     """Run a harvest of SOURCE (id or name) here and print the count of each outcome.
 
     Exits 1 when the run failed (no record came through), 0 when it succeeded or was partial."""
-    from connector.catalog.harvest import serialize, service
+    from connector.catalog.harvest import runs, serialize
+    from connector.catalog.harvest.settings import HarvestSettings
     from connector.db import utcnow
     from connector.errors import Conflict
     from connector.staging.worker import worker_name
 
-    settings = service.HarvestSettings.from_config(ctx.extension.config)
-    run, _ = service.enqueue_run(ctx.uow(), _operator(), source, full=full)
+    settings = HarvestSettings.from_config(ctx.extension.config)
+    run, _ = runs.enqueue_run(ctx.uow(), _operator(), source, full=full)
     name = worker_name()
-    claimed = service.claim_run(ctx.uow(), name, now=utcnow(), lease_seconds=settings.lease_seconds,
+    claimed = runs.claim_run(ctx.uow(), name, now=utcnow(), lease_seconds=settings.lease_seconds,
                                 run_id=run.id)
     if claimed is None:
         raise Conflict(f"run {run.id} of {source!r} is running under another worker already")
-    shown = serialize.run(service.run_run(ctx.uow(), claimed, name, settings))
+    shown = serialize.run(runs.run_run(ctx.uow(), claimed, name, settings))
     emit(as_json, shown, _run_line(shown))
     if shown["state"] == "failed":
         sys.exit(1)
@@ -121,17 +123,17 @@ def harvest_run(ctx: Context, source: str, full: bool, as_json: bool) -> None:
 def harvest_show(ctx: Context, source: str, run_id: str | None, outcome: str | None, limit: int,
                  as_json: bool) -> None:
     """Show SOURCE and its runs, or one run of it with its per-record results."""
-    from connector.catalog.harvest import serialize, service
+    from connector.catalog.harvest import runs, serialize, sources
 
     if run_id is None:
-        shown = serialize.source(service.get_source(ctx.uow(), _operator(), source))
-        shown["runs"] = [serialize.run(r) for r in service.list_runs(ctx.uow(), _operator(), source)]
+        shown = serialize.source(sources.get_source(ctx.uow(), _operator(), source))
+        shown["runs"] = [serialize.run(r) for r in runs.list_runs(ctx.uow(), _operator(), source)]
         text = "\n".join([f"{shown['id']}  {shown['name']}  {shown['kind']}  {shown['url']}",
                           *(_run_line(r) for r in shown["runs"])])
         emit(as_json, shown, text)
         return
-    shown = serialize.run(service.get_run(ctx.uow(), _operator(), source, run_id))
-    rows, following = service.list_records(ctx.uow(), _operator(), source, run_id, outcome=outcome,
+    shown = serialize.run(runs.get_run(ctx.uow(), _operator(), source, run_id))
+    rows, following = runs.list_records(ctx.uow(), _operator(), source, run_id, outcome=outcome,
                                            limit=limit)
     shown["records"] = [serialize.record(r) for r in rows]
     shown["more"] = following is not None

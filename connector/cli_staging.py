@@ -107,7 +107,7 @@ def stagings_cancel(ctx: Context, job_id: str) -> None:
 @handle_errors
 def worker(ctx: Context, once: bool) -> None:
     """Run staging jobs, expire agreements and remove the data they no longer cover."""
-    from connector.catalog.harvest.service import HarvestSettings
+    from connector.catalog.harvest.settings import HarvestSettings
     from connector.staging.worker import Worker
 
     logging.basicConfig(level=ctx.extension.config["LOG_LEVEL"])

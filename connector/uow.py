@@ -16,6 +16,11 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.audit_repository import AuditRepository
+from connector.catalog.harvest.repository import (
+    HarvestLinkRepository,
+    HarvestRunRepository,
+    HarvestSourceRepository,
+)
 from connector.catalog.repository import DatasetRepository
 from connector.dsp.repository import NegotiationRepository, OutboxRepository, TransferRepository
 from connector.identity.repository import OrganisationRepository, ProjectRepository, UserRepository
@@ -39,6 +44,9 @@ class UnitOfWork:
     negotiations: NegotiationRepository
     transfers: TransferRepository
     outbox: OutboxRepository
+    harvest_sources: HarvestSourceRepository
+    harvest_runs: HarvestRunRepository
+    harvest_links: HarvestLinkRepository
 
     def __init__(self, session_factory: sessionmaker) -> None:
         self._session_factory = session_factory
@@ -64,6 +72,9 @@ class UnitOfWork:
         self.negotiations = NegotiationRepository(session)
         self.transfers = TransferRepository(session)
         self.outbox = OutboxRepository(session)
+        self.harvest_sources = HarvestSourceRepository(session)
+        self.harvest_runs = HarvestRunRepository(session)
+        self.harvest_links = HarvestLinkRepository(session)
 
     def __exit__(
         self,

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from connector.catalog import service as catalog
+from connector.catalog.harvest import sources as harvest_sources
 from connector.catalog.service import DatasetView
 from connector.db import utcnow
 from connector.identity import service as identity
@@ -128,10 +129,8 @@ class Factories:
                        organisation: str = "env", allowlist: tuple[str, ...] = ("127.0.0.1",),
                        **fields: Any):
         """A harvest source added by the operator (the organisation must exist)."""
-        from connector.catalog.harvest import service as harvest
-
         body = {"name": name, "kind": kind, "url": url, "organisation": organisation, **fields}
-        return harvest.add_source(self.uow, OPERATOR, body, allowlist=allowlist)
+        return harvest_sources.add_source(self.uow, OPERATOR, body, allowlist=allowlist)
 
 
 def register_over_http(client: ProblemCheckingClient, actors: Actors, *, who: str = "steward",

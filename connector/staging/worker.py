@@ -97,16 +97,17 @@ class Worker:
 
     def _harvest(self) -> int:
         """Queue due scheduled harvest runs and run the oldest queued one. Returns the runs run."""
-        from connector.catalog.harvest import service as harvest
+        from connector.catalog.harvest import runs
+        from connector.catalog.harvest.settings import HarvestSettings
 
-        settings = self.harvest or harvest.HarvestSettings(
+        settings = self.harvest or HarvestSettings(
             allowlist=self.settings.source_allowlist, lease_seconds=self.settings.lease_seconds)
         limits = self.settings.isolation
         if limits is None:
-            return harvest.run_queued(self.uow(), self.name, settings, clock=utcnow,
+            return runs.run_queued(self.uow(), self.name, settings, clock=utcnow,
                                       should_stop=self.stop.is_set, max_runs=1)
-        harvest.enqueue_due(self.uow(), now=utcnow())
-        run_id = None if self.stop.is_set() else harvest.claim_run(
+        runs.enqueue_due(self.uow(), now=utcnow())
+        run_id = None if self.stop.is_set() else runs.claim_run(
             self.uow(), self.name, now=utcnow(), lease_seconds=settings.lease_seconds)
         if run_id is None:
             return 0
@@ -114,7 +115,7 @@ class Worker:
                               run_id, self.name, settings, limits=limits)
         if not outcome.ok:
             log.warning("harvest run %s: %s", run_id, outcome.cause)
-            harvest.fail_run(self.uow(), run_id, self.name, outcome.cause or "", now=utcnow())
+            runs.fail_run(self.uow(), run_id, self.name, outcome.cause or "", now=utcnow())
         return 1
 
     def run(self) -> None:
@@ -147,7 +148,7 @@ def run_job_in_child(database_url: str, job_id: str, worker: str, settings: Stag
 
 def run_harvest_in_child(database_url: str, run_id: str, worker: str, settings: Any) -> None:
     """Run a harvest run the parent claimed under ``worker``."""
-    from connector.catalog.harvest import service as harvest
+    from connector.catalog.harvest import runs
 
     logging.basicConfig(level=logging.INFO)
-    harvest.run_run(_child_uow(database_url), run_id, worker, settings, clock=utcnow)
+    runs.run_run(_child_uow(database_url), run_id, worker, settings, clock=utcnow)

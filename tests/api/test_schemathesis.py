@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from connector.app import create_app
-from connector.catalog.harvest import service as harvest
+from connector.catalog.harvest import sources
 from connector.identity.principal import OPERATOR
 from tests.conftest import dataset_body
 from tests.dsp.conftest import (
@@ -113,7 +113,7 @@ def seed(app, uow, actors) -> dict[str, list[str]]:
         "dataset": datasets[0]["id"], "offer": offers[0]["id"], "project": "cardio",
         "purpose": "scientificResearch", "duration": "P30D"}, headers=member), 201)
     job = _ok(client.post("/api/v1/stagings", json={"agreement": agreed["agreement"]}, headers=member), 202)
-    harvest_source = harvest.add_source(uow, OPERATOR, {
+    harvest_source = sources.add_source(uow, OPERATOR, {
         "name": "health-portal", "kind": "ckan", "url": "http://127.0.0.1:9/ckan",
         "organisation": "health"}, allowlist=("127.0.0.1",))
     run = _ok(client.post(f"/api/v1/harvest-sources/{harvest_source.id}/runs", headers=steward), 202)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from connector import db
-from connector.catalog.harvest import service
+from connector.catalog.harvest import runs
+from connector.catalog.harvest.settings import HarvestSettings
 from connector.db import utcnow
 from connector.identity import service as identity
 from connector.identity.principal import OPERATOR
@@ -18,7 +19,7 @@ from tests.factories import Factories
 from tests.harvest.portal import Portal
 
 HARVEST_TABLES = ("harvest_records", "harvest_links", "harvest_runs", "harvest_sources")
-LOOPBACK = service.HarvestSettings(allowlist=("127.0.0.1",), lease_seconds=60)
+LOOPBACK = HarvestSettings(allowlist=("127.0.0.1",), lease_seconds=60)
 
 
 @pytest.fixture
@@ -50,11 +51,11 @@ def source(app, org, portal):
     return Factories(app).harvest_source(portal.url, options={"rows": 2})
 
 
-def run_once(uow, source_id: str, settings: service.HarvestSettings = LOOPBACK, *, full: bool = False,
+def run_once(uow, source_id: str, settings: HarvestSettings = LOOPBACK, *, full: bool = False,
              **kwargs):
     """Queue, claim and run one run of the source, as the CLI does."""
-    run, _ = service.enqueue_run(uow, OPERATOR, source_id, full=full)
-    claimed = service.claim_run(uow, "test-worker", now=utcnow(), lease_seconds=settings.lease_seconds,
+    run, _ = runs.enqueue_run(uow, OPERATOR, source_id, full=full)
+    claimed = runs.claim_run(uow, "test-worker", now=utcnow(), lease_seconds=settings.lease_seconds,
                                 run_id=run.id)
     assert claimed == run.id
-    return service.run_run(uow, claimed, "test-worker", settings, **kwargs)
+    return runs.run_run(uow, claimed, "test-worker", settings, **kwargs)

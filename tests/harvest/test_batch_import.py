@@ -16,7 +16,7 @@ from sqlalchemy import event, select, text
 
 from connector.audit import AuditEvent
 from connector.catalog import service as catalog
-from connector.catalog.harvest import ckan, service
+from connector.catalog.harvest import ckan, importer, runs, sources
 from connector.catalog.harvest.records import RemoteRecord
 from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
 from connector.catalog.repository import DatasetRepository
@@ -141,12 +141,12 @@ def test_when_the_batch_insert_fails_each_record_is_imported_alone(uow, portal, 
                                                     "identifier": "urn:x:raced"})
     portal.add(*(package(i) for i in range(5)), package(5, identifier="urn:x:raced"))
     monkeypatch.setattr(DatasetRepository, "ids_by_identifier", lambda self, identifiers: {})
-    with caplog.at_level(logging.INFO, logger="connector.catalog.harvest.service"):
+    with caplog.at_level(logging.INFO, logger="connector.catalog.harvest.importer"):
         run = run_once(uow, source.id)
     assert "importing them one by one" in caplog.text
     assert run.state == "partial"
     assert run.counts == {"created": 5, "updated": 0, "unchanged": 0, "withdrawn": 0, "failed": 1}
-    rows, _ = service.list_records(uow, OPERATOR, source.id, run.id, outcome="failed")
+    rows, _ = runs.list_records(uow, OPERATOR, source.id, run.id, outcome="failed")
     assert len(rows) == 1 and rows[0].remote_id == "pkg-00005"
     assert mine.id in rows[0].reason and "urn:x:raced" in rows[0].reason
     assert catalog.search_datasets(uow, OPERATOR, SearchQuery(text="station"))[0].count == 5
@@ -160,7 +160,7 @@ def test_records_of_one_chunk_sharing_an_identifier_or_a_remote_id_get_the_per_r
                           RemoteRecord("c", documents[2], modified="1"),
                           RemoteRecord("c", {**documents[2], "keyword": ["changed"]}, modified="2"))
     run = run_once(uow, source.id, harvester=harvester)
-    rows, _ = service.list_records(uow, OPERATOR, source.id, run.id)
+    rows, _ = runs.list_records(uow, OPERATOR, source.id, run.id)
     outcomes = [(r.remote_id, r.outcome) for r in rows]
     assert outcomes == [("a", "created"), ("b", "failed"), ("c", "created"), ("c", "updated")]
     assert rows[0].dataset_id in rows[1].reason
@@ -180,7 +180,7 @@ def _statements(uow, count: int) -> list[str]:
         portal.add(*(package(i) for i in range(count)))
         body = {"name": f"portal-{count}", "kind": "ckan", "url": portal.url, "organisation": "env",
                 "options": {"rows": 1000}}
-        source = service.add_source(uow, OPERATOR, body, allowlist=LOOPBACK.allowlist)
+        source = sources.add_source(uow, OPERATOR, body, allowlist=LOOPBACK.allowlist)
         event.listen(engine, "before_cursor_execute", note)
         try:
             run = run_once(uow, source.id)
@@ -196,7 +196,7 @@ def test_the_statements_of_a_chunk_of_new_records_do_not_grow_with_its_records(u
 
 
 def test_the_fast_schema_check_decides_as_the_full_one():
-    schemas = service._schema_store(str(SCHEMAS))
+    schemas = importer._schema_store(str(SCHEMAS))
     rnd = random.Random(5)
     documents = _documents()
     for path in sorted((SCHEMAS / "examples").glob("dataset*/*/*.json")):

@@ -81,7 +81,7 @@ def test_json_served_without_a_json_media_type_is_checked_too_and_turtle_is_not(
 
 
 def test_the_configured_depth_reaches_the_fetch(pages):
-    from connector.catalog.harvest.service import HarvestSettings
+    from connector.catalog.harvest.settings import HarvestSettings
 
     base, served = pages
     served["/twelve"] = (b'{"@id": "http://example.org/c", "http://p/": ' + b"[" * 11 + b"]" * 11 + b"}",

@@ -11,7 +11,7 @@ import pytest
 from rdflib import Graph
 
 from connector.catalog import dcat
-from connector.catalog.harvest import service
+from connector.catalog.harvest import runs, sources
 from connector.catalog.harvest.models import RunState
 from connector.identity import service as identity
 from connector.identity.principal import OPERATOR
@@ -39,7 +39,7 @@ def owner(uow):
 
 
 def add_source(uow, name: str, kind: str, url: str):
-    return service.add_source(uow, OPERATOR, {"name": name, "kind": kind, "url": url,
+    return sources.add_source(uow, OPERATOR, {"name": name, "kind": kind, "url": url,
                                               "organisation": "portal"}, allowlist=LOOPBACK.allowlist)
 
 
@@ -102,7 +102,7 @@ def test_ckan_examples_fill_the_catalog_and_a_changed_record_makes_exactly_one_n
         first = run_once(uow, source.id)
         created = first.counts.get("created", 0)
         assert first.state == RunState.PARTIAL, first.reason  # 4 records fail, below
-        failed, _ = service.list_records(uow, OPERATOR, source.id, first.id, outcome="failed")
+        failed, _ = runs.list_records(uow, OPERATOR, source.id, first.id, outcome="failed")
         # the 10 example packages describe 6 datasets (several files are variants of one record,
         # with one dct:identifier): the first of each is imported, the others fail naming the
         # dataset that holds the identifier

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from connector.adapters.errors import SourceRefused
 from connector.audit import AuditEvent
 from connector.catalog import service as catalog
-from connector.catalog.harvest import serialize, service
+from connector.catalog.harvest import runs, serialize, sources
 from connector.catalog.harvest.models import HarvestRun, Outcome
 from connector.catalog.harvest.records import RemoteRecord
+from connector.catalog.harvest.settings import HarvestSettings
 from connector.catalog.models import Dataset
 from connector.catalog.search import SearchQuery
 from connector.db import utcnow
@@ -30,7 +31,7 @@ def datasets(uow) -> dict[str, Dataset]:
 
 
 def records(uow, source, run, outcome=None):
-    rows, _ = service.list_records(uow, OPERATOR, source.id, run.id, outcome=outcome, limit=1000)
+    rows, _ = runs.list_records(uow, OPERATOR, source.id, run.id, outcome=outcome, limit=1000)
     return rows
 
 
@@ -160,7 +161,7 @@ def test_a_run_that_withdrew_datasets_but_failed_every_listed_record_is_partial(
 ])
 def test_the_final_state_follows_what_came_through(counts, complete, state):
     full = {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
-    assert service.final_state(full, complete=complete) == state
+    assert runs.final_state(full, complete=complete) == state
 
 
 @pytest.mark.parametrize("fault,reason", [
@@ -206,13 +207,13 @@ def test_the_next_incremental_run_starts_from_the_last_complete_run(uow, portal,
 
 def test_a_loopback_source_is_refused_without_the_allow_list(uow, org, portal):
     with pytest.raises(SourceRefused, match="loopback"):
-        service.add_source(uow, OPERATOR, {"name": "sneaky", "kind": "ckan", "url": portal.url,
+        sources.add_source(uow, OPERATOR, {"name": "sneaky", "kind": "ckan", "url": portal.url,
                                            "organisation": "env"}, allowlist=())
 
 
 def test_a_run_without_the_allow_list_fails_with_the_refusal(uow, portal, source):
     portal.add(package(0))
-    run = run_once(uow, source.id, service.HarvestSettings(allowlist=()))
+    run = run_once(uow, source.id, HarvestSettings(allowlist=()))
     assert run.state == "failed" and "loopback" in run.reason and not portal.requests
 
 
@@ -257,53 +258,53 @@ def test_unchanged_content_makes_no_version_and_the_stamp_moves_on(uow, source):
 
 
 def test_an_unknown_kind_fails_the_run_with_the_reason(uow, source):
-    original = service.HARVESTERS.copy()
-    service.HARVESTERS["ckan"] = "connector.catalog.harvest.missing:Nothing"
+    original = sources.HARVESTERS.copy()
+    sources.HARVESTERS["ckan"] = "connector.catalog.harvest.missing:Nothing"
     try:
         run = run_once(uow, source.id)
     finally:
-        service.HARVESTERS.update(original)
+        sources.HARVESTERS.update(original)
     assert run.state == "failed" and "cannot be imported" in run.reason
 
 
 def test_a_run_whose_lease_ran_out_is_marked_failed(uow, source):
-    run, _ = service.enqueue_run(uow, OPERATOR, source.id)
+    run, _ = runs.enqueue_run(uow, OPERATOR, source.id)
     started = utcnow()
-    assert service.claim_run(uow, "dead-worker", now=started, lease_seconds=30) == run.id
-    assert service.fail_expired_runs(uow, now=started + dt.timedelta(seconds=10)) == 0
-    assert service.fail_expired_runs(uow, now=started + dt.timedelta(seconds=31)) == 1
-    failed = service.get_run(uow, OPERATOR, source.id, run.id)
+    assert runs.claim_run(uow, "dead-worker", now=started, lease_seconds=30) == run.id
+    assert runs.fail_expired_runs(uow, now=started + dt.timedelta(seconds=10)) == 0
+    assert runs.fail_expired_runs(uow, now=started + dt.timedelta(seconds=31)) == 1
+    failed = runs.get_run(uow, OPERATOR, source.id, run.id)
     assert failed.state == "failed" and "dead-worker stopped" in failed.reason
     assert failed.lease_owner is None and failed.finished_at is not None
 
 
 def test_one_active_run_per_source(uow, source):
-    first, created = service.enqueue_run(uow, OPERATOR, source.id)
-    again, created_again = service.enqueue_run(uow, OPERATOR, source.id)
+    first, created = runs.enqueue_run(uow, OPERATOR, source.id)
+    again, created_again = runs.enqueue_run(uow, OPERATOR, source.id)
     assert created and not created_again and again.id == first.id
 
 
 def test_scheduled_sources_are_queued_when_due(uow, org, portal):
-    src = service.add_source(uow, OPERATOR, {"name": "daily", "kind": "ckan", "url": portal.url,
+    src = sources.add_source(uow, OPERATOR, {"name": "daily", "kind": "ckan", "url": portal.url,
                                              "organisation": "env", "scheduleSeconds": 3600},
                              allowlist=LOOPBACK.allowlist)
     now = utcnow()
-    assert len(service.enqueue_due(uow, now=now)) == 1
-    assert service.enqueue_due(uow, now=now) == []  # already queued
+    assert len(runs.enqueue_due(uow, now=now)) == 1
+    assert runs.enqueue_due(uow, now=now) == []  # already queued
     with uow:
         run = uow.session.scalar(select(HarvestRun).where(HarvestRun.source_pk == src.pk))
         run.state = "succeeded"
         uow.commit()
-    assert service.enqueue_due(uow, now=now + dt.timedelta(minutes=30)) == []
-    assert len(service.enqueue_due(uow, now=now + dt.timedelta(hours=1, seconds=1))) == 1
+    assert runs.enqueue_due(uow, now=now + dt.timedelta(minutes=30)) == []
+    assert len(runs.enqueue_due(uow, now=now + dt.timedelta(hours=1, seconds=1))) == 1
 
 
 def test_the_worker_runs_a_queued_run(app, uow, portal, source):
     from connector.staging.worker import Worker
 
     portal.add(package(0), package(1))
-    run, _ = service.enqueue_run(uow, OPERATOR, source.id)
+    run, _ = runs.enqueue_run(uow, OPERATOR, source.id)
     ext = app.extensions["connector"]
     Worker(ext.session_factory, ext.staging, harvest=LOOPBACK).tick()
-    done = service.get_run(uow, OPERATOR, source.id, run.id)
+    done = runs.get_run(uow, OPERATOR, source.id, run.id)
     assert done.state == "succeeded" and done.counts["created"] == 2

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from connector.catalog import service as catalog
-from connector.catalog.harvest import service
+from connector.catalog.harvest import runs
 from connector.catalog.harvest.ckan import package_record
 from connector.catalog.harvest.models import HarvestLink, HarvestRun
 from connector.catalog.harvest.records import change_stamp
@@ -54,8 +54,8 @@ def test_a_bad_stamp_neither_fails_the_run_nor_stops_later_incremental_runs(uow,
     assert first.newest_modified == "2025-01-01T10:00:00.000000"
     assert links(uow) == {"pkg-00000": "2025-01-01T10:00:00.000000", "pkg-00001": None,
                           "pkg-00002": "2025-01-01T10:00:00.000000"}
-    runs = service.list_runs(uow, OPERATOR, source.id)
-    records, _ = service.list_records(uow, OPERATOR, source.id, runs[0].id, limit=10)
+    history = runs.list_runs(uow, OPERATOR, source.id)
+    records, _ = runs.list_records(uow, OPERATOR, source.id, history[0].id, limit=10)
     assert "is not a timestamp" in {r.remote_id: r.reason for r in records}["pkg-00001"]
     portal.add(package(2, modified="2025-02-01T00:00:00.000000", title="Air quality, station 2 (moved)"))
     second = run_once(uow, source.id)
@@ -88,7 +88,7 @@ def test_a_failed_update_is_fetched_again_by_the_next_incremental_run(uow, porta
     assert links(uow)["pkg-00000"] == "2025-01-01T10:00:00.000000"  # its last successful import
     third = run_once(uow, source.id)
     assert third.since == "2025-02-01T00:00:00.000000"
-    records, _ = service.list_records(uow, OPERATOR, source.id, third.id, limit=10)
+    records, _ = runs.list_records(uow, OPERATOR, source.id, third.id, limit=10)
     outcome = {r.remote_id: (r.outcome, r.reason) for r in records}
     assert outcome["pkg-00000"][0] == "failed" and "cannot change" in outcome["pkg-00000"][1]
     # the portal corrects the record: the next run imports it, and the stamp moves on

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from connector.catalog.harvest import service
+from connector.catalog.harvest import runs
 from connector.identity.principal import OPERATOR
 from connector.staging.worker import Worker
 from tests.factories import Factories
@@ -17,25 +17,25 @@ def test_a_worker_round_runs_one_harvest_run_and_leaves_the_next_for_the_next_ro
         app, uow, portal, source):
     other = Factories(app).harvest_source(portal.url, name="env-portal-2")
     portal.add(package(0), package(1))
-    first, _ = service.enqueue_run(uow, OPERATOR, source.id)
-    second, _ = service.enqueue_run(uow, OPERATOR, other.id)
+    first, _ = runs.enqueue_run(uow, OPERATOR, source.id)
+    second, _ = runs.enqueue_run(uow, OPERATOR, other.id)
     ext = app.extensions["connector"]
     worker = Worker(ext.session_factory, ext.staging, harvest=LOOPBACK)
     worker.tick()
-    assert service.get_run(uow, OPERATOR, source.id, first.id).state == "succeeded"
-    assert service.get_run(uow, OPERATOR, other.id, second.id).state == "queued"
+    assert runs.get_run(uow, OPERATOR, source.id, first.id).state == "succeeded"
+    assert runs.get_run(uow, OPERATOR, other.id, second.id).state == "queued"
     worker.tick()
-    done = service.get_run(uow, OPERATOR, other.id, second.id)
+    done = runs.get_run(uow, OPERATOR, other.id, second.id)
     # The same portal: its identifiers are the first source's datasets now, so each record fails.
     assert done.state == "failed" and done.counts["failed"] == 2
 
 
 def test_connector_worker_applies_the_configured_harvest_page_limit(uow, cli_env, portal, source):
     portal.add(*(package(i) for i in range(2)))
-    run, _ = service.enqueue_run(uow, OPERATOR, source.id)
+    run, _ = runs.enqueue_run(uow, OPERATOR, source.id)
     env = {**cli_env, "CONNECTOR_SOURCE_ALLOWLIST": "127.0.0.1", "CONNECTOR_HARVEST_MAX_PAGE_BYTES": "300"}
     done = subprocess.run([sys.executable, "-m", "connector", "worker", "--once"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    failed = service.get_run(uow, OPERATOR, source.id, run.id)
+    failed = runs.get_run(uow, OPERATOR, source.id, run.id)
     assert failed.state == "failed" and "page larger than 300 bytes" in failed.reason

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request, url_for
 
-from connector.catalog.harvest import serialize, service
+from connector.catalog.harvest import runs, serialize, sources
 from connector.catalog.harvest.models import Outcome
+from connector.catalog.harvest.settings import HarvestSettings
 from connector.errors import ValidationFailed
 from connector.http import int_arg, json_body, json_response, principal, uow, validate
 
@@ -15,8 +16,8 @@ MAX_LIMIT = 1000
 MAX_CURSOR = 2**31 - 1  # record keys are INTEGER columns
 
 
-def _settings() -> service.HarvestSettings:
-    return service.HarvestSettings.from_config(current_app.config)
+def _settings() -> HarvestSettings:
+    return HarvestSettings.from_config(current_app.config)
 
 
 @bp.post("")
@@ -24,19 +25,19 @@ def add_source():
     caller = principal()
     body = json_body()
     validate("harvest-source", body)
-    row = service.add_source(uow(), caller, body, allowlist=_settings().allowlist)
+    row = sources.add_source(uow(), caller, body, allowlist=_settings().allowlist)
     return json_response(serialize.source(row), 201,
                          {"Location": url_for("harvest.get_source", source_id=row.id)})
 
 
 @bp.get("")
 def list_sources():
-    return json_response({"items": [serialize.source(s) for s in service.list_sources(uow(), principal())]})
+    return json_response({"items": [serialize.source(s) for s in sources.list_sources(uow(), principal())]})
 
 
 @bp.get("/<source_id>")
 def get_source(source_id: str):
-    return json_response(serialize.source(service.get_source(uow(), principal(), source_id)))
+    return json_response(serialize.source(sources.get_source(uow(), principal(), source_id)))
 
 
 @bp.post("/<source_id>/runs")
@@ -45,20 +46,20 @@ def start_run(source_id: str):
     full = request.args.get("full", "false")
     if full not in ("true", "false"):
         raise ValidationFailed([{"path": "$.full", "message": "full must be true or false"}])
-    run, created = service.enqueue_run(uow(), caller, source_id, full=full == "true")
+    run, created = runs.enqueue_run(uow(), caller, source_id, full=full == "true")
     return json_response(serialize.run(run), 202 if created else 200, {
         "Location": url_for("harvest.get_run", source_id=run.source.id, run_id=run.id)})
 
 
 @bp.get("/<source_id>/runs")
 def list_runs(source_id: str):
-    runs = service.list_runs(uow(), principal(), source_id)
-    return json_response({"items": [serialize.run(r) for r in runs]})
+    found = runs.list_runs(uow(), principal(), source_id)
+    return json_response({"items": [serialize.run(r) for r in found]})
 
 
 @bp.get("/<source_id>/runs/<run_id>")
 def get_run(source_id: str, run_id: str):
-    return json_response(serialize.run(service.get_run(uow(), principal(), source_id, run_id)))
+    return json_response(serialize.run(runs.get_run(uow(), principal(), source_id, run_id)))
 
 
 @bp.get("/<source_id>/runs/<run_id>/records")
@@ -76,7 +77,7 @@ def list_records(source_id: str, run_id: str):
     # The cursor is a record key; checked here so that the service only ever sees ASCII digits
     # of a size the database compares ("²" passes str.isdigit, int() then fails).
     cursor = int_arg("cursor", None, MAX_CURSOR, minimum=0) if request.args.get("cursor") else None
-    rows, following = service.list_records(uow(), caller, source_id, run_id, outcome=outcome, limit=limit,
+    rows, following = runs.list_records(uow(), caller, source_id, run_id, outcome=outcome, limit=limit,
                                            cursor=None if cursor is None else str(cursor))
     headers = {}
     if following:
