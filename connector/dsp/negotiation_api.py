@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, url_for
 
 from connector.db import utcnow
 from connector.dsp import negotiation as messages
-from connector.dsp import negotiation_service as service
+from connector.dsp import negotiation_provider as service
 from connector.dsp.client import DspClient
 from connector.dsp.management import reason_arg, role_arg, trigger_body
 from connector.dsp.models import Negotiation
