@@ -131,7 +131,7 @@ def negotiations() -> None:
 def negotiations_start(app: Any, participant: str, project: str, dataset: str, offer: str, user: str,
                        as_json: bool) -> None:
     """Ask PARTICIPANT for DATASET under OFFER (the request leaves at once)."""
-    from connector.dsp import negotiation_service as service
+    from connector.dsp import negotiation_management as service
     from connector.dsp.negotiation_api import runtime_of, serialize
 
     chosen: Any = _read_json(offer, "offer") if offer.lstrip().startswith(("{", "@")) else offer
@@ -150,7 +150,7 @@ def negotiations_start(app: Any, participant: str, project: str, dataset: str, o
 @_with_app
 def negotiations_list(app: Any, role: str | None, as_json: bool) -> None:
     """List negotiations, ours as consumer and as provider."""
-    from connector.dsp import negotiation_service as service
+    from connector.dsp import negotiation_management as service
     from connector.dsp.negotiation_api import serialize
 
     items = [serialize(n) for n in service.list_negotiations(_uow(app), _operator(), role=role)]
@@ -165,7 +165,7 @@ def negotiations_list(app: Any, role: str | None, as_json: bool) -> None:
 @_with_app
 def negotiations_show(app: Any, negotiation_id: str, as_json: bool) -> None:
     """Show one negotiation, with the agreement when there is one."""
-    from connector.dsp import negotiation_service as service
+    from connector.dsp import negotiation_management as service
     from connector.dsp.negotiation_api import serialize
 
     shown = serialize(service.get(_uow(app), _operator(), negotiation_id))

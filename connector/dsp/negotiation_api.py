@@ -16,12 +16,14 @@ from flask import Blueprint, Flask, Response, current_app, url_for
 
 from connector.db import utcnow
 from connector.dsp import negotiation as messages
-from connector.dsp import negotiation_service as service
+from connector.dsp import negotiation_consumer, negotiation_management, negotiation_provider
 from connector.dsp.client import DspClient
 from connector.dsp.management import reason_arg, role_arg, trigger_body
 from connector.dsp.models import Negotiation
+from connector.dsp.negotiation_steps import N, Runtime, ack, status
 from connector.dsp.outbox import deliver_pending
 from connector.dsp.participants import check_callback_address
+from connector.dsp.process import pids
 from connector.dsp.protocol import (
     BASE_PATH,
     CALLBACK,
@@ -34,6 +36,7 @@ from connector.dsp.protocol import (
 )
 from connector.dsp.protocol import answer as protocol_answer
 from connector.dsp.push import SecretStore
+from connector.dsp.states import Role
 from connector.errors import BadRequest, ValidationFailed
 from connector.http import json_body, json_response, principal, uow
 from connector.policies.service import Site
@@ -48,14 +51,14 @@ management = Blueprint("negotiations", __name__, url_prefix="/api/v1")
 
 @dataclass
 class NegotiationContext:
-    runtime: service.Runtime
+    runtime: Runtime
     deliver_inline: bool = True
 
 
 def init_app(app: Flask) -> None:
     """Register both blueprints; call after :func:`connector.dsp.api.init_app`."""
     dsp = app.extensions["dsp"]
-    runtime = service.Runtime(
+    runtime = Runtime(
         own_id=dsp.participants.self_id or "", participants=dsp.participants,
         client=DspClient(dsp.outbound),
         site=Site(location=app.config["SITE_LOCATION"], region=app.config["SITE_REGION"]), clock=utcnow,
@@ -65,7 +68,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(management)
 
 
-def runtime_of(app: Flask) -> service.Runtime:
+def runtime_of(app: Flask) -> Runtime:
     return app.extensions["dsp_negotiation"].runtime
 
 
@@ -74,7 +77,7 @@ def deliver(app: Flask) -> int:
     return deliver_pending(UnitOfWork(app.extensions["connector"].session_factory), runtime_of(app))
 
 
-def _runtime() -> service.Runtime:
+def _runtime() -> Runtime:
     return runtime_of(current_app)
 
 
@@ -93,20 +96,20 @@ def _same_pid(message: dict[str, Any], key: str, pid: str) -> None:
 @protocol.get("/negotiations/<provider_pid>")
 def provider_get(provider_pid: str):
     concerning(provider_pid=provider_pid)
-    return json_response(service.status(uow(), caller(), provider_pid, service.Role.PROVIDER))
+    return json_response(status(uow(), caller(), provider_pid, Role.PROVIDER))
 
 
 @protocol.post("/negotiations/request")
 def provider_request():
     message = read_message("ContractRequestMessage")
     callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
-    return _answer(service.provider_request(uow(), _runtime(), caller(), message, callback), 201)
+    return _answer(negotiation_provider.provider_request(uow(), _runtime(), caller(), message, callback), 201)
 
 
 def _provider_post(provider_pid: str, expected: str) -> Response:
     message = read_message(expected, provider_pid=provider_pid)
     _same_pid(message, "providerPid", provider_pid)
-    return _answer(service.provider_message(uow(), _runtime(), caller(), provider_pid, message))
+    return _answer(negotiation_provider.provider_message(uow(), _runtime(), caller(), provider_pid, message))
 
 
 @protocol.post("/negotiations/offers")
@@ -116,20 +119,20 @@ def consumer_offer_initial():
         raise BadRequest("an offer naming a consumerPid belongs to "
                          "<callback>/negotiations/{consumerPid}/offers")
     callback = check_callback_address(context().participants, message.get("callbackAddress"), caller=caller())
-    negotiation = service.consumer_offer_initial(uow(), _runtime(), caller(), message, callback)
-    return _answer(service.ack(negotiation), 201)
+    negotiation = negotiation_consumer.consumer_offer_initial(uow(), _runtime(), caller(), message, callback)
+    return _answer(ack(negotiation), 201)
 
 
 @protocol.get(f"{CALLBACK}/negotiations/<consumer_pid>")
 def consumer_get(consumer_pid: str):
     concerning(consumer_pid=consumer_pid)
-    return json_response(service.status(uow(), caller(), consumer_pid, service.Role.CONSUMER))
+    return json_response(status(uow(), caller(), consumer_pid, Role.CONSUMER))
 
 
 def _consumer_post(consumer_pid: str, expected: str) -> Response:
     message = read_message(expected, consumer_pid=consumer_pid)
     _same_pid(message, "consumerPid", consumer_pid)
-    return _answer(service.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
+    return _answer(negotiation_consumer.consumer_message(uow(), _runtime(), caller(), consumer_pid, message))
 
 
 #: (endpoint, path, message type) of the messages on an existing negotiation, as provider and consumer.
@@ -157,14 +160,14 @@ def trigger_negotiation():
     """The Dataspace TCK's ``negotiation.initiate.url``: the calling participant has us request
     one of its datasets as consumer (``DSP_TRIGGERS``; docs/dsp.md)."""
     body = trigger_body("providerId", "datasetId", "offerId", "connectorAddress")
-    negotiation = service.trigger_start(uow(), _runtime(), caller(), body, callback_root())
+    negotiation = negotiation_management.trigger_start(uow(), _runtime(), caller(), body, callback_root())
     return _answer(serialize(negotiation), 201)
 
 
 # --- management API -----------------------------------------------------------------------
 
 def serialize(negotiation: Negotiation) -> dict[str, Any]:
-    provider_pid, consumer_pid = service.pids(negotiation)
+    provider_pid, consumer_pid = pids(negotiation)
     body: dict[str, Any] = {
         "id": negotiation.id, "role": negotiation.role, "state": negotiation.state,
         "participant": negotiation.participant_id, "providerPid": provider_pid or None,
@@ -172,7 +175,7 @@ def serialize(negotiation: Negotiation) -> dict[str, Any]:
         "agreement": negotiation.agreement, "localAgreement": negotiation.agreement_id,
         "accessRequest": negotiation.access_request_id,
         "createdAt": negotiation.created_at.isoformat(), "updatedAt": negotiation.updated_at.isoformat()}
-    if negotiation.state == service.N.TERMINATED:
+    if negotiation.state == N.TERMINATED:
         body["termination"] = {"code": negotiation.termination_code, "reason": negotiation.termination_reason}
     return body
 
@@ -199,7 +202,7 @@ def _start_body() -> dict[str, Any]:
 def start_negotiation():
     who = principal()
     body = _start_body()
-    negotiation = service.consumer_start(uow(), _runtime(), who, body, callback_root())
+    negotiation = negotiation_management.consumer_start(uow(), _runtime(), who, body, callback_root())
     response = _answer(serialize(negotiation), 201)
     response.headers["Location"] = url_for("negotiations.get_negotiation", negotiation_id=negotiation.id)
     return response
@@ -207,23 +210,23 @@ def start_negotiation():
 
 @management.get("/negotiations")
 def list_negotiations():
-    items = service.list_negotiations(uow(), principal(), role=role_arg())
+    items = negotiation_management.list_negotiations(uow(), principal(), role=role_arg())
     return json_response({"items": [serialize(item) for item in items]})
 
 
 @management.get("/negotiations/<negotiation_id>")
 def get_negotiation(negotiation_id: str):
-    return json_response(serialize(service.get(uow(), principal(), negotiation_id)))
+    return json_response(serialize(negotiation_management.get(uow(), principal(), negotiation_id)))
 
 
 @management.post("/negotiations/<negotiation_id>/accept")
 def accept_offer(negotiation_id: str):
-    negotiation = service.accept(uow(), _runtime(), principal(), negotiation_id)
+    negotiation = negotiation_management.accept(uow(), _runtime(), principal(), negotiation_id)
     return _answer(serialize(negotiation))
 
 
 @management.post("/negotiations/<negotiation_id>/terminate")
 def terminate_negotiation(negotiation_id: str):
     who = principal()
-    negotiation = service.terminate(uow(), _runtime(), who, negotiation_id, reason_arg())
+    negotiation = negotiation_management.terminate(uow(), _runtime(), who, negotiation_id, reason_arg())
     return _answer(serialize(negotiation))

@@ -12,8 +12,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from connector.dsp import catalog as catalog_messages
 from connector.dsp import negotiation as messages
 from connector.dsp import negotiation_steps as steps
@@ -32,7 +30,7 @@ from connector.uow import UnitOfWork
 
 
 def _member_project(uow: UnitOfWork, principal: Principal, slug: str) -> Project:
-    project = uow.session.scalar(select(Project).where(Project.slug == slug))
+    project = uow.projects.by_slug(slug)
     if project is None or (project.id not in principal.project_ids and not principal.is_admin):
         raise NotFound(f"no project {slug!r} among the caller's projects")
     return project

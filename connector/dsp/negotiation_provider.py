@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from connector.catalog.access import can_see
 from connector.catalog.models import Dataset, DatasetState
 from connector.dsp import catalog as catalog_messages
@@ -49,8 +47,7 @@ def _match_offer(uow: UnitOfWork, dataset: Dataset, requested: Mapping[str, Any]
     """Our active offer named by the requested ``@id`` on ``dataset``, its DSP form, and what
     the request changes in it (``[]``: the same offer)."""
     offer_id = catalog_messages.local_id(str(requested.get("@id", "")))
-    offer = uow.session.scalar(select(Offer).where(Offer.id == offer_id, Offer.dataset_pk == dataset.pk,
-                                                   Offer.active))
+    offer = uow.offers.get(offer_id, dataset=dataset, active=True)
     ours = _our_offer_dsp(offer, own_id) if offer is not None else None
     if offer is None or ours is None:
         where = catalog_messages.dataset_iri(dataset.id)
@@ -144,7 +141,7 @@ def _reasons(request: AccessRequest) -> list[str]:
 
 def _agree(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, agreement: Agreement,
            now: dt.datetime) -> None:
-    offer = uow.session.scalar(select(Offer).where(Offer.id == negotiation.local_offer_id))
+    offer = uow.offers.get(negotiation.local_offer_id)
     ours = _our_offer_dsp(offer, runtime.own_id) or {}
     body = messages.agreement(ours, agreement_iri=f"urn:uuid:{agreement.id}", target=negotiation.dataset,
                               assigner=runtime.own_id, assignee=negotiation.participant_id,
@@ -175,8 +172,7 @@ def provider_message(uow: UnitOfWork, runtime: Runtime, participant: Participant
             _counter_offer(uow, negotiation, runtime, participant, message["offer"], now)
         elif kind == "ContractNegotiationEventMessage:ACCEPTED":
             set_state(negotiation, state, now)
-            offer = uow.session.scalar(select(Offer).where(Offer.id == negotiation.local_offer_id,
-                                                           Offer.active))
+            offer = uow.offers.get(negotiation.local_offer_id, active=True)
             ours = offer and _our_offer_dsp(offer, runtime.own_id)
             if ours is None:
                 terminate(uow, negotiation, runtime, "offer-withdrawn",
@@ -194,7 +190,7 @@ def _finalize(uow: UnitOfWork, negotiation: Negotiation, runtime: Runtime, now: 
     """After the consumer's verification: FINALIZED, unless the agreement ended meanwhile (a
     steward revoked it, it expired): then the negotiation is terminated, never finalized on a
     contract we no longer honour."""
-    agreement = uow.session.scalar(select(Agreement).where(Agreement.id == negotiation.agreement_id))
+    agreement = uow.agreements.get(negotiation.agreement_id)
     ended = agreement_ended(agreement, now)
     if ended:
         terminate(uow, negotiation, runtime, "agreement-ended",

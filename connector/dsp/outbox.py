@@ -18,7 +18,8 @@ import logging
 from connector.dsp.client import Answer
 from connector.dsp.messages import InvalidMessage
 from connector.dsp.models import Negotiation, OutboxState, Transfer
-from connector.dsp.negotiation_service import Runtime, sync_decisions
+from connector.dsp.negotiation_provider import sync_decisions
+from connector.dsp.negotiation_steps import Runtime
 from connector.dsp.participants import ParticipantUnreachable
 from connector.dsp.process import end, kind_of
 from connector.dsp.push import with_secrets

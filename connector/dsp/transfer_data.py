@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connector.dsp.negotiation_service import agreement_ended
+from connector.dsp.negotiation_steps import agreement_ended
 from connector.dsp.transfer_steps import T, token_hash
 from connector.errors import NotFound, Unauthorized
 from connector.policies.models import Agreement

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connector.dsp import negotiation_service, process, push, transfer_consumer, transfer_provider
+from connector.dsp import negotiation_management, process, push, transfer_consumer, transfer_provider
 from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
 from connector.dsp.mirror import mirror_agreement
 from connector.dsp.models import Transfer
-from connector.dsp.negotiation_service import agreement_ended
+from connector.dsp.negotiation_steps import agreement_ended
 from connector.dsp.participants import Participant
 from connector.dsp.principals import requester_for
 from connector.dsp.process import enqueue, move, new_pid, pids, set_state
@@ -41,7 +41,7 @@ def consumer_start(uow: UnitOfWork, runtime: TransferRuntime, principal: Princip
     of that negotiation is returned when there is one. Returns (transfer, created)."""
     now = runtime.clock()
     with uow:
-        negotiation = negotiation_service.get(uow, principal, negotiation_id)
+        negotiation = negotiation_management.get(uow, principal, negotiation_id)
         if negotiation.role != Role.CONSUMER:
             raise BadRequest("data is asked for on a negotiation in which we are the consumer")
         if negotiation.state != NegotiationState.FINALIZED or not negotiation.agreement:
@@ -86,7 +86,7 @@ def trigger_start(uow: UnitOfWork, runtime: TransferRuntime, participant: Partic
     data of ``agreementId``, an agreement a FINALIZED negotiation of its configured project
     reached with it (:func:`consumer_start`, as if a member of the project asked). Only
     ``HttpData-PULL``: a push needs the team's bucket and credentials, which a trigger cannot name."""
-    negotiation_service.check_trigger(participant, body)
+    negotiation_management.check_trigger(participant, body)
     if body["format"] != messages.PULL_FORMAT:
         raise ValidationFailed([{"path": "$.format", "message": f"a trigger asks for {messages.PULL_FORMAT} "
                                  "only; a push names its bucket through /api/v1/transfers"}])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from connector.dsp import push, transfer_provider, transfer_push
 from connector.dsp import transfer as messages
-from connector.dsp.negotiation_service import agreement_ended
+from connector.dsp.negotiation_steps import agreement_ended
 from connector.dsp.process import move, pids, set_state
 from connector.dsp.states import Role
 from connector.dsp.transfer_steps import OPEN, T, TransferRuntime, send, terminate

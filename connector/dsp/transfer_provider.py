@@ -27,7 +27,7 @@ from connector.dsp import process, push, transfer_push
 from connector.dsp import transfer as messages
 from connector.dsp.errors import TransferRefused
 from connector.dsp.models import Negotiation, Transfer
-from connector.dsp.negotiation_service import agreement_ended
+from connector.dsp.negotiation_steps import agreement_ended
 from connector.dsp.participants import Participant
 from connector.dsp.principals import principal_for
 from connector.dsp.process import move, new_pid, pids, set_state

@@ -22,7 +22,7 @@ from typing import Any
 from connector.dsp import process
 from connector.dsp import transfer as messages
 from connector.dsp.models import Transfer
-from connector.dsp.negotiation_service import Runtime
+from connector.dsp.negotiation_steps import Runtime
 from connector.dsp.participants import Participant
 from connector.dsp.process import pids
 from connector.dsp.states import Role, TransferState
