@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from connector.cli import Context, emit, handle_errors, json_option, pass_context
+from connector.cli.common import Context, emit, handle_errors, json_option, pass_context
 
 
 def _operator():
