@@ -95,7 +95,7 @@ def harvest_run(ctx: Context, source: str, full: bool, as_json: bool) -> None:
     from connector.catalog.harvest import serialize, service
     from connector.db import utcnow
     from connector.errors import Conflict
-    from connector.staging.worker import worker_name
+    from connector.worker import worker_name
 
     settings = service.HarvestSettings.from_config(ctx.extension.config)
     run, _ = service.enqueue_run(ctx.uow(), _operator(), source, full=full)

@@ -50,7 +50,7 @@ def serve(host: str, port: int, threads: int) -> None:
     if ext.config["WORKER_IN_PROCESS"]:
         from connector.catalog.harvest.service import HarvestSettings
         from connector.dsp.transfer_api import deliver
-        from connector.staging.worker import Worker
+        from connector.worker import Worker
 
         Worker(ext.session_factory, ext.staging, poll_seconds=ext.config["WORKER_POLL_SECONDS"],
                harvest=HarvestSettings.from_config(ext.config),

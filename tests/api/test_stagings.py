@@ -19,7 +19,7 @@ from connector.audit import AuditEvent
 from connector.db import utcnow
 from connector.staging import service
 from connector.staging.models import StagingJob
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
 
 ROWS = 2500
