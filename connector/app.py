@@ -41,8 +41,11 @@ def build_extension(config: dict[str, Any]) -> Extension:
     engine = db.make_engine(config["DATABASE_URL"])
     if config["AUTO_MIGRATE"]:
         db.upgrade(engine)
+    from connector.dsp.transfer_consumer import source_options as dsp_source_options
+
+    staging = StagingSettings.from_config(config, source_lookups={"dsp": dsp_source_options})
     return Extension(config, engine, db.make_session_factory(engine),
-                     SchemaStore(config["SCHEMAS_DIR"]), StagingSettings.from_config(config))
+                     SchemaStore(config["SCHEMAS_DIR"]), staging)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

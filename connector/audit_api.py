@@ -6,9 +6,9 @@ import json
 
 from flask import Blueprint, Response, request, stream_with_context
 
+from connector.datetimes import parse_datetime
 from connector.errors import Forbidden, ValidationFailed
 from connector.http import principal, uow
-from connector.policies.operands import parse_datetime
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")
 

@@ -30,8 +30,15 @@ import pyarrow.fs as pafs
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from connector.staging.errors import IntegrityError, ManifestExpired, ManifestInvalid, ManifestMissing
-from connector.staging.manifest import check_manifest, decode_schema, parse_timestamp
+from connector.manifest_read import (
+    IntegrityError,
+    ManifestExpired,
+    ManifestInvalid,
+    ManifestMissing,
+    check_manifest,
+    decode_schema,
+    parse_timestamp,
+)
 
 MANIFEST = "_manifest.json"
 READ_CHUNK = 8 << 20

@@ -31,7 +31,7 @@ import pyarrow as pa
 from connector.adapters.streams import Prefixed
 
 if TYPE_CHECKING:
-    from connector.adapters.base import SourceSpec
+    from connector.adapters.spec import SourceSpec
 
 try:  # counting bytes with numpy is about 5x faster than bytes.count; both are exact
     import numpy as _np
@@ -39,7 +39,6 @@ except ImportError:  # pragma: no cover - numpy comes with pandas and most pyarr
     _np = None
 
 THREADS_ENV = "CONNECTOR_CSV_PARSE_THREADS"  # CSV and JSON Lines (the name predates JSON Lines)
-DEFAULT_CHUNK_BYTES = 2 << 20
 MAX_THREADS = 8
 MAX_RECORD_CHUNKS = 8
 # Chunks queued beyond one per thread: a thread that finishes its chunk starts the next at once,

@@ -33,7 +33,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from connector.adapters.chunked import (
-    DEFAULT_CHUNK_BYTES,
     MAX_RECORD_CHUNKS,
     MAX_THREADS,
     PARSE_ERRORS,
@@ -46,12 +45,13 @@ from connector.adapters.chunked import (
     straddles,
 )
 from connector.adapters.json_limits import DEFAULT_MAX_RECORD_BYTES
+from connector.adapters.spec import DEFAULT_CHUNK_BYTES
 from connector.adapters.streams import Prefixed
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from connector.adapters.base import SourceSpec
+    from connector.adapters.spec import SourceSpec
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "MAX_THREADS", "THREADS_ENV", "ParallelCsvReader", "count_quotes",
            "eligible", "open_parallel", "parse_threads", "record_end"]

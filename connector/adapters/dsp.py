@@ -5,33 +5,31 @@ and the Parquet parts it lists; every request carries the data address's bearer 
 (``authorization`` option) and passes the SSRF guard of the HTTP adapter (``allowlist``: the
 participant's host). Each part's bytes must have the size and sha256 the remote manifest
 states, or the read fails. The URL of the source (``dsp://negotiation/<id>``) only names it;
-the control plane (:func:`connector.dsp.transfer_consumer.source_options`) supplies the options.
+the control plane (:func:`connector.dsp.transfer_consumer.source_options`, registered where the
+application is assembled) supplies the options.
 
-Besides record batches, the stream offers :meth:`DspStream.stage_verbatim`: the remote parts
-copied byte for byte into a version of our tier (same checksums), for use when no duty
-changes the data.
+Besides record batches, the stream exposes the remote manifest (:attr:`DspStream.manifest`)
+and each part it lists, read through the same checks (:meth:`DspStream.open_part`), so that
+staging (:func:`connector.staging.pipeline.stage_verbatim`) can copy the parts byte for byte
+when no duty changes the data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import posixpath
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
-
-import pyarrow.parquet as pq
 
 from connector.adapters.base import Location, Opened, SourceSpec, SourceStream, _Guard, display_url
 from connector.adapters.errors import SourceFormatError, TerminalSourceError
 from connector.adapters.http import HttpAdapter
 from connector.adapters.streams import Budget, Reader
+from connector.manifest_read import check_manifest, decode_schema
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-COPY_CHUNK = 1 << 20
 
 
 class ChecksumMismatch(TerminalSourceError):
@@ -93,8 +91,6 @@ class DspAdapter(HttpAdapter):
         with _Guard(budget, self.endpoint):
             manifest = self.get_json(self.endpoint + "_manifest.json", spec, budget, limit=MAX_MANIFEST_BYTES,
                                      headers=self.headers)
-            from connector.staging.manifest import check_manifest, decode_schema
-
             try:
                 check_manifest(manifest, where=f"{display_url(self.endpoint)}_manifest.json")
                 schema = decode_schema(manifest["schema"]["arrow"])
@@ -113,7 +109,7 @@ class DspAdapter(HttpAdapter):
 
 
 class DspStream(SourceStream):
-    """Batches of the remote parts; :meth:`stage_verbatim` copies them instead."""
+    """Batches of the remote parts; :meth:`open_part` reads one part's bytes instead."""
 
     def __init__(self, adapter: DspAdapter, spec: SourceSpec, locations: list[Location], budget: Budget,
                  manifest: dict[str, Any]) -> None:
@@ -138,81 +134,16 @@ class DspStream(SourceStream):
         if self._batches_started:
             super().close()
 
-    def stage_verbatim(self, *, tier: Any, project: str, dataset: str, version: str, agreement: str,
-                       policy: str, metadata: Mapping[str, Any] | None = None,
-                       expires: datetime | None = None,
-                       dataset_id: str | None = None, job: str | None = None, max_bytes: int | None = None,
-                       on_progress: Callable[[Any], None] | None = None,
-                       before_publish: Callable[[Any], None] | None = None, now: datetime | None = None,
-                       **_unused: Any) -> Any:
-        """Publish the remote parts unchanged as ``<project>/<dataset>/<version>`` on ``tier``
-        (the arguments of :func:`connector.staging.pipeline.stage_batches`; no duties apply).
-        Every part is checked against the remote manifest; any failure publishes nothing."""
-        from connector.staging.croissant import build_croissant
-        from connector.staging.errors import QuotaExceeded
-        from connector.staging.manifest import build_manifest, encode_manifest, validate_manifest
-        from connector.staging.pipeline import PublishedVersion
-        from connector.staging.sink import HashingFile
-        from connector.staging.storage import utcnow
-        from connector.staging.writer import PartInfo, WriteProgress
+    @property
+    def parts(self) -> list[Location]:
+        """The parts the remote manifest lists, in its order (``key``: the manifest's entry)."""
+        return list(self._dsp_locations)
 
-        created = now or utcnow()
-        pending = tier.begin(project, dataset, version, now=created)
-        parts: list[PartInfo] = []
-        sources: list[dict[str, Any]] = []
-        try:
-            with _Guard(self._dsp_budget, self._dsp.endpoint):
-                for location in self._dsp_locations:
-                    entry = location.key
-                    target = posixpath.join(pending.path, entry["path"])
-                    opened = self._dsp._open(self._dsp_spec, location, self._dsp_budget)
-                    with opened.stream as source:
-                        sink = HashingFile(tier.fs.open(target, "wb"), fsync=tier.fsync)
-                        try:
-                            _copy(source, sink)
-                        except BaseException:
-                            sink.discard()
-                            raise
-                        sink.close()
-                    with tier.fs.open(target, "rb") as handle:
-                        footer = pq.ParquetFile(handle).metadata
-                    if footer.num_rows != entry["rows"]:
-                        raise ChecksumMismatch(f"{display_url(location.url)}: {footer.num_rows} rows, "
-                                               f"the manifest says {entry['rows']}")
-                    parts.append(PartInfo(entry["path"], target, footer.num_rows, sink.size,
-                                          sink.hash.hexdigest(), footer.num_row_groups))
-                    sources.append({"url": location.url, "bytes": sink.size, "sha256": sink.hash.hexdigest(),
-                                    "finalUrl": opened.final_url})
-                    written = sum(p.bytes for p in parts)
-                    if max_bytes is not None and written > max_bytes:
-                        raise QuotaExceeded(f"staging {project}/{dataset}/{version} would exceed the quota: "
-                                            f"{written} bytes written, {max_bytes} allowed")
-                    if on_progress is not None:
-                        on_progress(WriteProgress(
-                            rows=sum(p.rows for p in parts), bytes=written, parts=len(parts),
-                            row_groups=sum(p.row_groups for p in parts)))
-            manifest = build_manifest(
-                project=project, dataset=dataset, version=version, schema=self.schema, parts=parts,
-                provenance=sources, agreement=agreement, policy=policy, duties=[], created=created,
-                expires=expires, dataset_id=dataset_id, job=job, attempt=pending.token,
-                compression=str(self.manifest.get("compression", "zstd")))
-            validate_manifest(manifest)
-            croissant = build_croissant(manifest, metadata)
-            if before_publish is not None:
-                before_publish(pending)
-            path = pending.publish(manifest=encode_manifest(manifest),
-                                   croissant=json.dumps(croissant, indent=2).encode("utf-8"),
-                                   files=[p.name for p in parts])
-        except BaseException:
-            pending.abort()
-            raise
-        return PublishedVersion(tier.fs.unstrip_protocol(path), path, manifest)
-
-
-def _copy(source: Any, sink: Any) -> None:
-    while True:
-        chunk = source.read(COPY_CHUNK)
-        if not chunk:
-            return
-        sink.write(chunk)
-
+    @contextmanager
+    def open_part(self, part: Location) -> Iterator[Opened]:
+        """The bytes of one of :attr:`parts`, checked at their end against the size and sha256
+        the remote manifest states; failures inside the block are reported as source errors."""
+        with _Guard(self._dsp_budget, self._dsp.endpoint):
+            opened = self._dsp._open(self._dsp_spec, part, self._dsp_budget)
+            with opened.stream:
+                yield opened

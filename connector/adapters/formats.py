@@ -43,12 +43,12 @@ from connector.adapters.json_limits import (
     JsonLinesLimits,
     record_error,
 )
+from connector.adapters.spec import FORMATS
 from connector.adapters.streams import Prefixed, Reader, TranscodingReader, spool
 
 if TYPE_CHECKING:
-    from connector.adapters.base import SourceSpec
+    from connector.adapters.spec import SourceSpec
 
-FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "arrow", "feather")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".json": "json", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
               ".arrows": "arrow", ".ipc": "arrow", ".feather": "feather"}

@@ -36,7 +36,7 @@ from connector.adapters.streams import Prefixed
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from connector.adapters.base import SourceSpec
+    from connector.adapters.spec import SourceSpec
 
 _IN_ROW = re.compile(r" in row \d+$")
 _NEWLINE = ord("\n")

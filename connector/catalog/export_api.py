@@ -19,10 +19,10 @@ from connector.catalog import export, rdf_export
 from connector.catalog.rdf_export import FORMATS, CatalogInfo, ExportedDataset, PageLinks
 from connector.catalog.service import DatasetView
 from connector.config import CATALOG_MAX_PAGE_SIZE
+from connector.datetimes import parse_datetime
 from connector.errors import ConnectorError, ValidationFailed
 from connector.http import int_arg, principal, uow
 from connector.identity.principal import ANONYMOUS, Principal
-from connector.policies.operands import parse_datetime
 
 bp = Blueprint("dcat_export", __name__)
 log = logging.getLogger(__name__)

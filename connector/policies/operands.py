@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+from connector.datetimes import parse_datetime
+
 ODRL_CORE_PROFILE = "http://www.w3.org/ns/odrl/2/core"
 SITE_PROFILE = "urn:connector:odrl-profile:v1"
 KNOWN_PROFILES = frozenset({ODRL_CORE_PROFILE, SITE_PROFILE})
@@ -107,22 +109,6 @@ def format_datetime(value: dt.datetime) -> str:
 
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")
-
-
-def parse_datetime(raw: Any) -> dt.datetime:
-    """An xsd:dateTime with a time zone; anything else raises ValueError."""
-    if isinstance(raw, dt.datetime):
-        value = raw
-    elif isinstance(raw, str):
-        try:
-            value = dt.datetime.fromisoformat(raw)
-        except ValueError:
-            raise ValueError(f"'{raw}' is not a dateTime such as 2025-12-31T23:59:59Z") from None
-    else:
-        raise ValueError(f"{raw!r} is not a dateTime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"'{raw}' has no time zone; add Z or an offset such as +01:00")
-    return value
 
 
 def _parse_span(raw: Any) -> Span:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from connector.staging.manifest import decode_schema
+from connector.manifest_read import decode_schema
 
 RECORD_SET = "records"
 FILE_SET = "parquet-files"

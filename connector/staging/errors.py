@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from connector.errors import Conflict, ConnectorError, NotFound, StorageError
+from connector.errors import Conflict, ConnectorError, StorageError
+
+# What a reader of a published version raises lives with the manifest's reading side.
+from connector.manifest_read import IntegrityError, ManifestExpired, ManifestInvalid, ManifestMissing
 
 
 class StagingError(ConnectorError):
@@ -41,30 +44,5 @@ class PublishError(StorageError):
     code, title = "publish-failed", "Publish failed"
 
 
-class ManifestMissing(NotFound):
-    """No ``_manifest.json``: the version is not published (or is being removed)."""
-
-    code, title = "manifest-missing", "No manifest: version not published"
-
-
-class ManifestInvalid(ConnectorError):
-    """``_manifest.json`` exists but is not a manifest this code can trust."""
-
-    status, code, title = 422, "manifest-invalid", "Manifest is not valid"
-
-
-class ManifestExpired(ConnectorError):
-    """The agreement behind the staged version has expired; the data must not be used."""
-
-    status, code, title = 410, "manifest-expired", "Staged data has expired"
-
-
-class IntegrityError(ConnectorError):
-    """A file listed in the manifest is missing, has another size or another sha256."""
-
-    status, code, title = 409, "integrity-error", "Staged data does not match its manifest"
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""),
-                         problems=problems)
-        self.problems = problems
+__all__ = ["DutyError", "IntegrityError", "ManifestExpired", "ManifestInvalid", "ManifestMissing",
+           "PublishError", "QuotaExceeded", "SchemaMismatch", "StagingError", "VersionExists"]

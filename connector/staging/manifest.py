@@ -1,15 +1,14 @@
 """``_manifest.json``: the commit record of a published version.
 
 Readers trust only the files a manifest lists, and only with the size and sha256 it gives.
-The document is described by ``schemas/manifest.schema.json``; :func:`check_manifest` holds the
-few checks a reader needs without loading JSON Schema (safe file names, checksums, sizes).
+The document is described by ``schemas/manifest.schema.json``; :mod:`connector.manifest_read`
+holds the few checks a reader needs without loading JSON Schema (safe file names, checksums, sizes).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,12 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from connector import __version__
-from connector.staging.errors import ManifestInvalid
+from connector.manifest_read import MANIFEST_VERSION
 from connector.staging.writer import PartInfo
-
-MANIFEST_VERSION = 1
-FILE_PATTERN = re.compile(r"^part-[0-9]{5,}\.parquet$")
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -31,10 +26,6 @@ def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def schema_fields(schema: pa.Schema) -> list[dict[str, Any]]:
@@ -45,10 +36,6 @@ def schema_fields(schema: pa.Schema) -> list[dict[str, Any]]:
 def encode_schema(schema: pa.Schema) -> str:
     """The Arrow schema as base64 of its IPC serialisation (exact, metadata included)."""
     return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
-
-
-def decode_schema(text: str) -> pa.Schema:
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text, validate=True)))
 
 
 def provenance_entry(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,46 +117,3 @@ def validate_manifest(doc: Any) -> None:
     """Validate against ``schemas/manifest.schema.json``; raise ``ValidationFailed`` listing
     every error with its JSON path."""
     _store().validate("manifest", doc)
-
-
-def check_manifest(doc: Any, *, where: str = "manifest") -> dict[str, Any]:
-    """The checks a reader relies on, without JSON Schema; raise :class:`ManifestInvalid`."""
-    problems = []
-    if not isinstance(doc, dict):
-        raise ManifestInvalid(f"{where}: not a JSON object")
-    if doc.get("manifestVersion") != MANIFEST_VERSION:
-        problems.append(f"unsupported manifestVersion {doc.get('manifestVersion')!r}")
-    files = doc.get("files")
-    if not isinstance(files, list) or not files:
-        problems.append("files: must be a non-empty list")
-        files = []
-    seen = set()
-    for i, entry in enumerate(files):
-        if not isinstance(entry, dict):
-            problems.append(f"files[{i}]: not an object")
-            continue
-        path = entry.get("path")
-        if not isinstance(path, str) or not FILE_PATTERN.match(path) or path in seen:
-            problems.append(f"files[{i}].path: {path!r} is not a unique part-NNNNN.parquet name")
-        seen.add(path)
-        for key in ("rows", "bytes"):
-            value = entry.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                problems.append(f"files[{i}].{key}: must be a non-negative integer")
-        if not isinstance(entry.get("sha256"), str) or not SHA256_PATTERN.match(entry["sha256"]):
-            problems.append(f"files[{i}].sha256: must be 64 lower-case hex digits")
-    expires = doc.get("expires")
-    if expires is not None:
-        try:
-            parse_timestamp(expires)
-        except (TypeError, ValueError):
-            problems.append(f"expires: {expires!r} is not a UTC timestamp like 2025-06-30T12:00:00Z")
-    arrow = (doc.get("schema") or {}).get("arrow") if isinstance(doc.get("schema"), dict) else None
-    if arrow is not None:
-        try:
-            decode_schema(arrow)
-        except (ValueError, TypeError, pa.ArrowInvalid):
-            problems.append("schema.arrow: not a base64 Arrow IPC schema")
-    if problems:
-        raise ManifestInvalid(f"{where}: " + "; ".join(problems), problems=problems)
-    return doc

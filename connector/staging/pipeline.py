@@ -4,6 +4,9 @@
 manifest and ``croissant.json``, and publishes in one step. Any exception, at any point, aborts:
 the temporary prefix is removed and no version becomes visible. A process killed outright leaves
 only a temporary prefix, which readers never see and :meth:`StorageTier.collect_garbage` removes.
+
+:func:`stage_verbatim` publishes the Parquet parts of a version another connector published
+(a Dataspace Protocol transfer) byte for byte, keeping their checksums, when no duty applies.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import posixpath
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from connector.staging.croissant import build_croissant
 from connector.staging.duties import BoundDuties, Duty, DutyPlan
@@ -28,8 +33,12 @@ from connector.staging.manifest import (
     prepare_manifest_validation,
     validate_manifest,
 )
+from connector.staging.sink import HashingFile
 from connector.staging.storage import PendingVersion, StorageTier, utcnow
-from connector.staging.writer import WriteProgress, write_parts
+from connector.staging.writer import PartInfo, WriteProgress, write_parts
+
+if TYPE_CHECKING:
+    from connector.adapters.dsp import DspStream
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +151,81 @@ def stage_batches(
             log.warning("could not remove %s after a failed staging", pending.path, exc_info=True)
         raise
     return PublishedVersion(tier.fs.unstrip_protocol(path), path, manifest)
+
+
+COPY_CHUNK = 1 << 20
+
+
+def stage_verbatim(
+    source: DspStream, *, tier: StorageTier, project: str, dataset: str, version: str, agreement: str,
+    policy: str, metadata: Mapping[str, Any] | None = None, expires: datetime | None = None,
+    dataset_id: str | None = None, job: str | None = None, max_bytes: int | None = None,
+    on_progress: Callable[[WriteProgress], None] | None = None,
+    before_publish: Callable[[PendingVersion], None] | None = None, now: datetime | None = None,
+    **_unused: Any,
+) -> PublishedVersion:
+    """Publish the remote parts of ``source`` unchanged as ``<project>/<dataset>/<version>`` on
+    ``tier`` (the arguments of :func:`stage_batches`; no duties apply). Every part is checked
+    against the remote manifest (size, sha256, rows); any failure publishes nothing."""
+    from connector.adapters.base import display_url
+    from connector.adapters.dsp import ChecksumMismatch
+
+    created = now or utcnow()
+    pending = tier.begin(project, dataset, version, now=created)
+    parts: list[PartInfo] = []
+    sources: list[dict[str, Any]] = []
+    try:
+        for location in source.parts:
+            entry = location.key
+            target = posixpath.join(pending.path, entry["path"])
+            with source.open_part(location) as opened:
+                sink = HashingFile(tier.fs.open(target, "wb"), fsync=tier.fsync)
+                try:
+                    _copy(opened.stream, sink)
+                except BaseException:
+                    sink.discard()
+                    raise
+                sink.close()
+                with tier.fs.open(target, "rb") as handle:
+                    footer = pq.ParquetFile(handle).metadata
+                if footer.num_rows != entry["rows"]:
+                    raise ChecksumMismatch(f"{display_url(location.url)}: {footer.num_rows} rows, "
+                                           f"the manifest says {entry['rows']}")
+            parts.append(PartInfo(entry["path"], target, footer.num_rows, sink.size,
+                                  sink.hash.hexdigest(), footer.num_row_groups))
+            sources.append({"url": location.url, "bytes": sink.size, "sha256": sink.hash.hexdigest(),
+                            "finalUrl": opened.final_url})
+            written = sum(p.bytes for p in parts)
+            if max_bytes is not None and written > max_bytes:
+                raise QuotaExceeded(f"staging {project}/{dataset}/{version} would exceed the quota: "
+                                    f"{written} bytes written, {max_bytes} allowed")
+            if on_progress is not None:
+                on_progress(WriteProgress(rows=sum(p.rows for p in parts), bytes=written, parts=len(parts),
+                                          row_groups=sum(p.row_groups for p in parts)))
+        manifest = build_manifest(
+            project=project, dataset=dataset, version=version, schema=source.schema, parts=parts,
+            provenance=sources, agreement=agreement, policy=policy, duties=[], created=created,
+            expires=expires, dataset_id=dataset_id, job=job, attempt=pending.token,
+            compression=str(source.manifest.get("compression", "zstd")))
+        validate_manifest(manifest)
+        croissant = build_croissant(manifest, metadata)
+        if before_publish is not None:
+            before_publish(pending)
+        path = pending.publish(manifest=encode_manifest(manifest),
+                               croissant=json.dumps(croissant, indent=2).encode("utf-8"),
+                               files=[p.name for p in parts])
+    except BaseException:
+        pending.abort()
+        raise
+    return PublishedVersion(tier.fs.unstrip_protocol(path), path, manifest)
+
+
+def _copy(source: Any, sink: Any) -> None:
+    while True:
+        chunk = source.read(COPY_CHUNK)
+        if not chunk:
+            return
+        sink.write(chunk)
 
 
 def _prepare_quietly() -> None:

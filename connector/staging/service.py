@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
-import functools
 import logging
 import time
 import uuid
@@ -273,24 +272,12 @@ def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> 
 
 def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None, *,
                 organisation: str | None = None):  # -> SourceStream
-    """Open ``spec`` with the options of its adapter; local files only under the roots of
-    ``organisation``, the dataset's owner (without it, only roots shared by all)."""
-    from connector.adapters import adapter_for, scheme_of
+    """Open ``spec`` with the options of its adapter (:attr:`StagingSettings.source_options`);
+    local files only under the roots of ``organisation``, the dataset's owner (without it, only
+    roots shared by all)."""
+    from connector.adapters import adapter_for
 
-    scheme = scheme_of(spec.url)
-    options: dict[str, Any] = {}
-    if scheme == "dsp" and uow is not None:  # data of a DSP transfer: its data address and token
-        from connector.dsp.transfer_consumer import source_options
-
-        options = source_options(uow, spec.url)
-    elif scheme == "file":
-        options["roots"] = list(settings.source_roots.for_organisation(organisation))
-    elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
-        options["allowlist"] = list(settings.source_allowlist)
-    elif scheme == "s3":
-        options["endpoint_url"] = settings.s3_endpoint_url
-        options["use_instance_metadata"] = settings.s3_use_instance_metadata
-        options["allowlist"] = list(settings.source_allowlist)
+    options = settings.source_options.for_url(spec.url, organisation=organisation, uow=uow)
     return adapter_for(spec.url, **options).read(spec)
 
 
@@ -304,8 +291,9 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
             clock: Callable[[], dt.datetime], tier: StorageTier | None = None) -> StagingJob:
     """Run a claimed job to its end: published, queued again (transient failure), failed or
     cancelled. Returns the job as it ends."""
+    from connector.adapters.dsp import DspStream
     from connector.staging.memory import configure_arrow_memory
-    from connector.staging.pipeline import stage_batches
+    from connector.staging.pipeline import stage_batches, stage_verbatim
 
     configure_arrow_memory(settings.arrow_memory_pool)
     with uow:
@@ -344,11 +332,11 @@ def run_job(uow: UnitOfWork, job_id: str, worker: str, settings: StagingSettings
         spec = source_spec(choose_distribution(document), settings)
         with open_stream(spec, settings, uow, organisation=owner) as stream:
             duties = _duties(obligations)
-            # A source that can hand over Parquet parts as they are (DSP transfers) is copied
-            # verbatim, keeping its checksums, when no duty changes the data.
-            verbatim = getattr(stream, "stage_verbatim", None) if not duties else None
-            published = (verbatim or functools.partial(stage_batches, stream))(
-                tier=tier, project=project, dataset=dataset.id,
+            # The Parquet parts of a DSP transfer are copied verbatim, keeping their checksums,
+            # when no duty changes the data.
+            stage = stage_verbatim if isinstance(stream, DspStream) and not duties else stage_batches
+            published = stage(
+                stream, tier=tier, project=project, dataset=dataset.id,
                 version=str(job.dataset_version), agreement=agreement.id, policy=policy_id,
                 provenance=lambda: _provenance(stream.provenance), duties=duties,
                 secret=settings.secret, metadata=_croissant_metadata(document, dataset),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.adapters.options import SourceLookup, SourceOptions
 from connector.adapters.roots import SourceRoots
 from connector.sandbox import Limits
 
@@ -37,9 +39,21 @@ class StagingSettings:
     arrow_memory_pool: str = "jemalloc"  # connector.staging.memory
     site_location: str = "ai-factory"
     site_region: str = "EU"
+    # Adapter options that depend on state, by scheme (dsp: a transfer's data address and token),
+    # registered where the application or worker is assembled.
+    source_lookups: Mapping[str, SourceLookup] = field(default_factory=dict)
+
+    @property
+    def source_options(self) -> SourceOptions:
+        """How :func:`connector.staging.service.open_stream` opens a source."""
+        return SourceOptions(roots=self.source_roots, allowlist=self.source_allowlist,
+                             s3_endpoint_url=self.s3_endpoint_url,
+                             s3_use_instance_metadata=self.s3_use_instance_metadata,
+                             lookups=self.source_lookups)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> StagingSettings:
+    def from_config(cls, config: dict[str, Any], *,
+                    source_lookups: Mapping[str, SourceLookup] | None = None) -> StagingSettings:
         return cls(
             storage_url=config["STORAGE_URL"],
             storage_options={"instance_metadata": config["S3_USE_INSTANCE_METADATA"],
@@ -65,6 +79,7 @@ class StagingSettings:
             arrow_memory_pool=config["ARROW_MEMORY_POOL"],
             site_location=config["SITE_LOCATION"],
             site_region=config["SITE_REGION"],
+            source_lookups=dict(source_lookups or {}),
         )
 
 

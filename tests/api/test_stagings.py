@@ -21,7 +21,7 @@ from connector.audit import AuditEvent
 from connector.db import utcnow
 from connector.staging import service
 from connector.staging.models import StagingJob
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
 from tests.factories import Factories
 

@@ -13,7 +13,7 @@ from connector.app import create_app
 from connector.config import DEFAULTS
 from connector.dsp.models import SealedSecret
 from connector.dsp.transfer_api import deliver
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.dsp.test_negotiation_two_connectors import consumer_database, pair  # noqa: F401  (fixtures)
 from tests.dsp.test_transfer_push import (  # noqa: F401  (fixtures and helpers)
     ACCESS_KEY,

@@ -22,7 +22,7 @@ from connector.dsp.participants import OutboundCredentials, _post
 from connector.dsp.push import S3Address, SecretStore
 from connector.dsp.transfer_api import deliver
 from connector.encryption import SecretsKeyMismatch
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.dsp.conftest import OAUTH_SECRET, bearer, catalog_request, dsp_config
 from tests.dsp.test_participants import CATALOG, TOKEN, _registry, served  # noqa: F401  (fixture)
 from tests.dsp.test_transfer_push import ACCESS_KEY, SECRET_KEY

@@ -16,7 +16,7 @@ import pytest
 
 from connector import client as training
 from connector.app import create_app
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.conftest import ProblemCheckingClient
 
 

@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from connector.app import create_app
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.api.test_stagings import agreement_for
 from tests.conftest import ProblemCheckingClient
 

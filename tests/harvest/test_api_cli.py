@@ -27,7 +27,7 @@ def add(client, actors, portal, who="steward", **fields):
 
 
 def work(app):
-    from connector.staging.worker import Worker
+    from connector.worker import Worker
 
     ext = app.extensions["connector"]
     Worker(ext.session_factory, ext.staging, harvest=LOOPBACK).tick()

@@ -300,7 +300,7 @@ def test_scheduled_sources_are_queued_when_due(uow, org, portal):
 
 
 def test_the_worker_runs_a_queued_run(app, uow, portal, source):
-    from connector.staging.worker import Worker
+    from connector.worker import Worker
 
     portal.add(package(0), package(1))
     run, _ = runs.enqueue_run(uow, OPERATOR, source.id)

@@ -7,7 +7,7 @@ import sys
 
 from connector.catalog.harvest import runs
 from connector.identity.principal import OPERATOR
-from connector.staging.worker import Worker
+from connector.worker import Worker
 from tests.factories import Factories
 from tests.harvest.conftest import LOOPBACK
 from tests.harvest.portal import package

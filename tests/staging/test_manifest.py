@@ -9,10 +9,8 @@ import pyarrow as pa
 import pytest
 
 from connector.errors import ValidationFailed
-from connector.staging.errors import ManifestInvalid
+from connector.manifest_read import ManifestInvalid, check_manifest, decode_schema
 from connector.staging.manifest import (
-    check_manifest,
-    decode_schema,
     encode_schema,
     format_timestamp,
     provenance_entry,

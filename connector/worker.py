@@ -9,6 +9,9 @@ limits of ``JOB_MEMORY_LIMIT``, ``JOB_CPU_SECONDS`` and ``JOB_OPEN_FILES`` (see
 :mod:`connector.sandbox`), so a source that crashes its parser or eats the machine's memory
 ends that child, not ``connector serve``. The loop keeps owning the job's state: when the child
 dies, it records the failure with the cause (:func:`connector.staging.service.worker_died`).
+
+A composition root like :mod:`connector.app`: it drives staging, harvest runs and the DSP
+outbox, so it sits above all of them (setup.cfg, the ``layers`` contract).
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class Worker:
         if limits is None:
             return service.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
                                    tier=tier)
-        outcome = sandbox.run("connector.staging.worker:run_job_in_child", self.database_url, job_id,
+        outcome = sandbox.run("connector.worker:run_job_in_child", self.database_url, job_id,
                               self.name, self.settings, limits=limits)
         if not outcome.ok:
             log.warning("job %s: %s", job_id, outcome.cause)
@@ -111,7 +114,7 @@ class Worker:
             self.uow(), self.name, now=utcnow(), lease_seconds=settings.lease_seconds)
         if run_id is None:
             return 0
-        outcome = sandbox.run("connector.staging.worker:run_harvest_in_child", self.database_url,
+        outcome = sandbox.run("connector.worker:run_harvest_in_child", self.database_url,
                               run_id, self.name, settings, limits=limits)
         if not outcome.ok:
             log.warning("harvest run %s: %s", run_id, outcome.cause)

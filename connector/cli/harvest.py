@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from connector.cli import Context, emit, handle_errors, json_option, pass_context
+from connector.cli.common import Context, emit, handle_errors, json_option, pass_context
 
 OUTCOMES = ("created", "updated", "unchanged", "withdrawn", "failed")
 
@@ -97,7 +97,7 @@ def harvest_run(ctx: Context, source: str, full: bool, as_json: bool) -> None:
     from connector.catalog.harvest.settings import HarvestSettings
     from connector.db import utcnow
     from connector.errors import Conflict
-    from connector.staging.worker import worker_name
+    from connector.worker import worker_name
 
     settings = HarvestSettings.from_config(ctx.extension.config)
     run, _ = runs.enqueue_run(ctx.uow(), _operator(), source, full=full)

@@ -8,74 +8,22 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
-from connector.config import ConfigError, load_config
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
-
-class Context:
-    """Built on first use, so ``connector --help`` needs no database."""
-
-    def __init__(self) -> None:
-        self._extension = None
-
-    @property
-    def extension(self):
-        if self._extension is None:
-            from connector.app import build_extension
-
-            self._extension = build_extension(load_config())
-        return self._extension
-
-    def uow(self):
-        from connector.uow import UnitOfWork
-
-        return UnitOfWork(self.extension.session_factory)
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    click.echo(f"connector: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every expected failure into one line on stderr and a non-zero exit."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from connector.errors import ConnectorError, ValidationFailed
-
-        try:
-            return func(*args, **kwargs)
-        except ValidationFailed as exc:
-            _fail("invalid: " + "; ".join(f"{e['path']}: {e['message']}" for e in exc.errors))
-        except ConnectorError as exc:
-            _fail(f"{exc.detail} ({exc.status} {exc.title})")
-        except ConfigError as exc:
-            _fail(f"configuration: {exc}", EXIT_USAGE)
-        except OSError as exc:
-            _fail(str(exc))
-
-    return wrapper
-
-
-def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
-
-
-def emit(as_json: bool, document: Any, text: str) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2) if as_json else text)
+from connector.cli import dsp, harvest, policies, staging
+from connector.cli.common import (
+    EXIT_USAGE,
+    Context,
+    emit,
+    fail,
+    handle_errors,
+    json_option,
+    pass_context,
+    read_document,
+)
+from connector.config import load_config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +50,7 @@ def serve(host: str, port: int, threads: int) -> None:
     if ext.config["WORKER_IN_PROCESS"]:
         from connector.catalog.harvest.settings import HarvestSettings
         from connector.dsp.transfer_api import deliver
-        from connector.staging.worker import Worker
+        from connector.worker import Worker
 
         Worker(ext.session_factory, ext.staging, poll_seconds=ext.config["WORKER_POLL_SECONDS"],
                harvest=HarvestSettings.from_config(ext.config),
@@ -292,13 +240,6 @@ def datasets() -> None:
     """Register, show and search datasets."""
 
 
-def _read_document(path: str) -> Any:
-    from connector.http import parse_json
-
-    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    return parse_json(raw, max_depth=64)
-
-
 def _summary(view: Any) -> str:
     from connector.catalog.dcat import preferred_text
 
@@ -317,12 +258,12 @@ def datasets_add(ctx: Context, file: str, organisation: str | None, as_json: boo
     from connector.catalog import serialize, service
     from connector.identity.principal import OPERATOR
 
-    body = _read_document(file)
+    body = read_document(file)
     if organisation and isinstance(body, dict):
         body["organisation"] = organisation
     ctx.extension.schemas.validate("dataset", body)
     if "organisation" not in body:
-        _fail("name the owning organisation with --org", EXIT_USAGE)
+        fail("name the owning organisation with --org", EXIT_USAGE)
     view = service.register_dataset(ctx.uow(), OPERATOR, body,
                                     source_roots=ctx.extension.staging.source_roots)
     emit(as_json, serialize.dataset(view), _summary(view))
@@ -418,11 +359,5 @@ def projects_set(ctx: Context, project: str, key: str, value: str) -> None:
     click.echo(f"{project}: {key} = {json.dumps(parsed)}")
 
 
-def _register_more_commands() -> None:
-    from connector import cli_dsp, cli_harvest, cli_policies, cli_staging
-
-    for command in (*cli_policies.COMMANDS, *cli_staging.COMMANDS, *cli_harvest.COMMANDS, *cli_dsp.COMMANDS):
-        main.add_command(command)
-
-
-_register_more_commands()
+for _command in (*policies.COMMANDS, *staging.COMMANDS, *harvest.COMMANDS, *dsp.COMMANDS):
+    main.add_command(_command)

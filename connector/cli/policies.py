@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from connector.cli import Context, emit, handle_errors, json_option, pass_context
+from connector.cli.common import Context, emit, handle_errors, json_option, pass_context, read_document
 
 
 def _site(ctx: Context):
@@ -20,12 +20,6 @@ def _site(ctx: Context):
 
     config = ctx.extension.config
     return Site(location=config["SITE_LOCATION"], region=config["SITE_REGION"])
-
-
-def _read(path: str) -> Any:
-    from connector.cli import _read_document
-
-    return _read_document(path)
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -72,7 +66,7 @@ def offers_add(ctx: Context, dataset_id: str, path: str | None, template: str | 
         raise click.UsageError("give exactly one of --file and --template")
     body: dict[str, Any] = {"approval": approval}
     if path:
-        body["policy"] = _read(path)
+        body["policy"] = read_document(path)
     else:
         body["template"], body["parameters"] = template, _params(params)
     ctx.extension.schemas.validate("offer-request", body)
@@ -103,7 +97,7 @@ def evaluate_cmd(ctx: Context, file: str) -> None:
     from connector.db import utcnow
     from connector.policies import service
 
-    body = _read(file)
+    body = read_document(file)
     ctx.extension.schemas.validate("evaluate-request", body)
     decision = service.dry_run(ctx.uow(), _operator(), body, ctx.extension.schemas,
                                site=_site(ctx), now=utcnow())
@@ -134,7 +128,7 @@ def requests_create(ctx: Context, file: str, user: str, as_json: bool) -> None:
     from connector.identity.service import principal_named
     from connector.policies import serialize, service
 
-    body = _read(file)
+    body = read_document(file)
     ctx.extension.schemas.validate("access-request", body)
     caller = principal_named(ctx.uow(), user)
     item, _ = service.request_access(ctx.uow(), caller, body, site=_site(ctx), now=utcnow())

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from connector.cli import Context, emit, handle_errors, json_option, pass_context
+from connector.cli.common import Context, emit, handle_errors, json_option, pass_context
 
 ROLE = click.Choice(["provider", "consumer"])
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from connector.cli import Context, emit, handle_errors, json_option, pass_context
+from connector.cli.common import Context, emit, handle_errors, json_option, pass_context
 
 
 def _operator():
@@ -38,7 +38,7 @@ def stage(ctx: Context, agreement_id: str, wait: bool, as_json: bool) -> None:
     """Stage the dataset version of AGREEMENT_ID into the storage tier as Parquet."""
     from connector.db import utcnow
     from connector.staging import serialize, service
-    from connector.staging.worker import worker_name
+    from connector.worker import worker_name
 
     settings = ctx.extension.staging
     job, _ = service.request_staging(ctx.uow(), _operator(), agreement_id, settings, now=utcnow())
@@ -108,7 +108,7 @@ def stagings_cancel(ctx: Context, job_id: str) -> None:
 def worker(ctx: Context, once: bool) -> None:
     """Run staging jobs, expire agreements and remove the data they no longer cover."""
     from connector.catalog.harvest.settings import HarvestSettings
-    from connector.staging.worker import Worker
+    from connector.worker import Worker
 
     logging.basicConfig(level=ctx.extension.config["LOG_LEVEL"])
     delivery = None

@@ -1,0 +1,5 @@
+"""``python -m connector.cli`` runs the command line."""
+
+from connector.cli import main
+
+main()
