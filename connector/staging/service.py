@@ -323,6 +323,8 @@ def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = N
         options["roots"] = list(settings.source_roots.for_organisation(organisation))
     elif scheme in ("http", "https", "ckan", "ckan+http", "ckan+https"):
         options["allowlist"] = list(settings.source_allowlist)
+        if scheme.startswith("ckan"):
+            options["api_token"] = settings.ckan_api_token
     elif scheme == "s3":
         options["endpoint_url"] = settings.s3_endpoint_url
         options["use_instance_metadata"] = settings.s3_use_instance_metadata

@@ -3,6 +3,7 @@ reader of the environment."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,12 @@ def test_the_ckan_api_token_is_a_setting_read_from_the_environment(tmp_path):
     config = load_config(environ={"CONNECTOR_HOME": str(tmp_path), "CONNECTOR_CKAN_API_TOKEN": "[tok"})
     assert config["CKAN_API_TOKEN"] == "[tok"  # text, never parsed as JSON
 
+
+def test_no_module_but_config_reads_the_environment():
+    """The rule about the code: settings arrive as arguments, built at a composition root."""
+    package = ROOT / "connector"
+    readers = [str(path.relative_to(ROOT)) for path in sorted(package.rglob("*.py"))
+               if path != package / "config.py"
+               and re.search(r"\bos\.environ\b|\bgetenv\b|\bfrom os import\b[^\n]*\benviron\b",
+                             path.read_text(encoding="utf-8"))]
+    assert readers == [], f"read the environment (take the value from connector.config): {readers}"
