@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from connector import __version__, db
-from connector.config import load_config
+from connector.config import environment, load_config
 from connector.errors import ConnectorError
 from connector.http import json_response
 from connector.schemas import SchemaStore
@@ -48,9 +48,11 @@ def build_extension(config: dict[str, Any]) -> Extension:
                      SchemaStore(config["SCHEMAS_DIR"]), staging)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask application; ``config`` overrides every other source (tests)."""
-    settings = load_config(config)
+def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the Flask application; ``config`` overrides every other source (tests); ``environ``
+    (the process environment when None) holds the settings and the secrets they name."""
+    environ = environment() if environ is None else environ
+    settings = load_config(config, environ)
     app = Flask("connector")
     app.config.update(settings)
     app.json.sort_keys = False
@@ -77,7 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ckan_bp)
     app.register_blueprint(harvest_bp)
     app.register_blueprint(dcat_export_bp)
-    init_dsp(app)  # DSP participants (secrets checked here) and the protocol blueprints
+    init_dsp(app, environ)  # DSP participants (secrets checked here) and the protocol blueprints
     init_dsp_negotiation(app)  # contract negotiation: protocol endpoints and /api/v1/negotiations
     init_dsp_transfer(app)  # transfer process, the data endpoint and /api/v1/transfers
     app.add_url_rule("/healthz", "health", _health)

@@ -1,21 +1,27 @@
-"""Configuration.
+"""Configuration: every setting declared once in :data:`SETTINGS`, loaded and validated once.
 
 Load order, later wins:
 
-1. the defaults in :data:`DEFAULTS` (embedded SQLite and local storage under ``HOME``);
+1. the defaults in :data:`SETTINGS` (embedded SQLite and local storage under ``HOME``);
 2. a Python settings file named by ``CONNECTOR_SETTINGS`` (upper-case names only);
-3. ``CONNECTOR_<KEY>`` environment variables (values parsed as JSON when they parse, else text;
-   a value that starts like JSON, ``[`` or ``{``, but does not parse is an error);
+3. ``CONNECTOR_<KEY>`` environment variables, parsed as the key's :attr:`Setting.parser` says:
+   ``text`` taken as it is, ``json`` parsed as JSON when it parses, else text (a value that
+   starts like JSON, ``[`` or ``{``, but does not parse is an error), ``list`` as below;
 4. the mapping given to ``create_app`` (tests).
 
-List settings (:data:`LIST_SEPARATORS`) take a JSON list or the items separated by commas
-(``SOURCE_ROOTS`` by ``os.pathsep`` too, as ``PATH`` is), from any source; ``SOURCE_ROOTS``
-may also be a mapping ``{organisation slug: [paths]}`` (see :mod:`connector.adapters.local`).
+List settings take a JSON list or the items separated by the key's separators (commas;
+``SOURCE_ROOTS`` ``os.pathsep`` too, as ``PATH`` is), from any source; ``SOURCE_ROOTS`` may also
+be a mapping ``{organisation slug: [paths]}`` (see :mod:`connector.adapters.local`).
 
 ``HOME`` defaults to ``$CONNECTOR_HOME``, else ``./instance`` in the working directory.
 ``DATABASE_URL`` and ``STORAGE_URL`` derive from ``HOME`` unless set. The result is validated
 once: an unknown key or a value of the wrong type raises :class:`ConfigError` naming the key.
-Secrets come only from the environment or the settings file, never from the code.
+Secrets come only from the environment or the settings file, never from the code, and their
+values never appear in a message. This is the only module that reads the process environment:
+the composition roots pass :func:`environment` down where a setting names a variable (the DSP
+participants' secrets). ``python -m connector.config --markdown`` prints the settings table of
+docs/operations.md. One module over the usual size: the table is most of it, and declaring
+each key once beside its loader is its point.
 """
 
 from __future__ import annotations
@@ -25,143 +31,257 @@ import json
 import os
 import re
 import runpy
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CONNECTOR_"
 ARROW_MEMORY_POOLS = ("jemalloc", "mimalloc", "system", "default")  # see connector.staging.memory
 
-DEFAULTS: dict[str, Any] = {
-    "HOME": None,
-    "DATABASE_URL": None,
-    "STORAGE_URL": None,
-    "SCHEMAS_DIR": None,
-    "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "MAX_JSON_DEPTH": 64,
-    "AUTO_MIGRATE": None,
-    "SEARCH_MAX_LIMIT": 100,
-    "SEARCH_DEFAULT_LIMIT": 20,
-    "LOG_LEVEL": "INFO",
-    "TESTING": False,
-    "SITE_LOCATION": "ai-factory",
-    "SITE_REGION": "EU",
-    "STORAGE_OPTIONS": {},
-    "SOURCE_ROOTS": None,
-    "SOURCE_ALLOWLIST": [],
-    "S3_ENDPOINT_URL": None,
-    "S3_USE_INSTANCE_METADATA": False,
-    "PSEUDONYMISATION_SECRET": None,
-    "SECRETS_KEY": None,
-    "PROJECT_QUOTA_BYTES": 1 << 40,
-    "MAX_SOURCE_BYTES": None,
-    "SOURCE_DEADLINE_SECONDS": 6 * 3600.0,
-    "SOURCE_READ_TIMEOUT": 60.0,
-    "CSV_PARSE_THREADS": None,
-    "SOURCE_MAX_JSON_DEPTH": 64,
-    "SOURCE_MAX_RECORD_BYTES": 16 << 20,
-    "PARQUET_ENCODE_THREADS": None,
-    "ARROW_MEMORY_POOL": "jemalloc",
-    "JOB_LEASE_SECONDS": 300,
-    "JOB_MAX_ATTEMPTS": 5,
-    "JOB_BACKOFF_SECONDS": 10.0,
-    "JOB_MAX_CRASHES": 2,
-    "JOB_ISOLATION": True,
-    "JOB_MEMORY_LIMIT": 2 << 30,
-    "JOB_CPU_SECONDS": 24 * 3600,
-    "JOB_OPEN_FILES": 1024,
-    "JOB_CGROUP": None,
-    "WORKER_POLL_SECONDS": 2.0,
-    "WORKER_IN_PROCESS": None,
-    "DSP_PARTICIPANT_ID": None,
-    "DSP_PARTICIPANTS": [],
-    "DSP_IDENTIFIER_TYPE": None,
-    "DSP_PAGE_SIZE": 100,
-    "DSP_TOKEN_TTL_SECONDS": 300,
-    "DSP_TRIGGERS": False,
-    "HARVEST_LEASE_SECONDS": 300,
-    "HARVEST_MAX_PAGE_BYTES": 50 << 20,
-    "HARVEST_TIMEOUT_SECONDS": 60.0,
-    "PUBLIC_BASE_URL": None,
-    "CATALOG_TITLE": "Data catalog",
-    "CATALOG_DESCRIPTION": "The datasets this connector offers, in DCAT-AP 3.0.1.",
-    "CATALOG_PUBLISHER": "Data catalog operator",
-    "CATALOG_PAGE_SIZE": 100,
-}
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "HOME": (str, type(None)),
-    "DATABASE_URL": (str, type(None)),
-    "STORAGE_URL": (str, type(None)),
-    "SCHEMAS_DIR": (str, type(None)),
-    "MAX_CONTENT_LENGTH": (int,),
-    "MAX_JSON_DEPTH": (int,),
-    "AUTO_MIGRATE": (bool, type(None)),
-    "SEARCH_MAX_LIMIT": (int,),
-    "SEARCH_DEFAULT_LIMIT": (int,),
-    "LOG_LEVEL": (str,),
-    "TESTING": (bool,),
-    "SITE_LOCATION": (str,),
-    "SITE_REGION": (str,),
-    "STORAGE_OPTIONS": (dict,),
-    "SOURCE_ROOTS": (list, dict, type(None)),
-    "SOURCE_ALLOWLIST": (list,),
-    "S3_ENDPOINT_URL": (str, type(None)),
-    "S3_USE_INSTANCE_METADATA": (bool,),
-    "PSEUDONYMISATION_SECRET": (str, type(None)),
-    "SECRETS_KEY": (str, type(None)),
-    "PROJECT_QUOTA_BYTES": (int,),
-    "MAX_SOURCE_BYTES": (int, type(None)),
-    "SOURCE_DEADLINE_SECONDS": (int, float),
-    "SOURCE_READ_TIMEOUT": (int, float),
-    "CSV_PARSE_THREADS": (int, type(None)),
-    "SOURCE_MAX_JSON_DEPTH": (int,),
-    "SOURCE_MAX_RECORD_BYTES": (int,),
-    "PARQUET_ENCODE_THREADS": (int, type(None)),
-    "ARROW_MEMORY_POOL": (str,),
-    "JOB_LEASE_SECONDS": (int,),
-    "JOB_MAX_ATTEMPTS": (int,),
-    "JOB_BACKOFF_SECONDS": (int, float),
-    "JOB_MAX_CRASHES": (int,),
-    "JOB_ISOLATION": (bool,),
-    "JOB_MEMORY_LIMIT": (int, type(None)),
-    "JOB_CPU_SECONDS": (int, type(None)),
-    "JOB_OPEN_FILES": (int, type(None)),
-    "JOB_CGROUP": (str, type(None)),
-    "WORKER_POLL_SECONDS": (int, float),
-    "WORKER_IN_PROCESS": (bool, type(None)),
-    "DSP_PARTICIPANT_ID": (str, type(None)),
-    "DSP_PARTICIPANTS": (list,),
-    "DSP_IDENTIFIER_TYPE": (str, type(None)),
-    "DSP_PAGE_SIZE": (int,),
-    "DSP_TOKEN_TTL_SECONDS": (int,),
-    "DSP_TRIGGERS": (bool,),
-    "HARVEST_LEASE_SECONDS": (int,),
-    "HARVEST_MAX_PAGE_BYTES": (int,),
-    "HARVEST_TIMEOUT_SECONDS": (int, float),
-    "PUBLIC_BASE_URL": (str, type(None)),
-    "CATALOG_TITLE": (str,),
-    "CATALOG_DESCRIPTION": (str,),
-    "CATALOG_PUBLISHER": (str,),
-    "CATALOG_PAGE_SIZE": (int,),
-}
-
 #: The largest DCAT-AP export page (datasets per page) a caller may ask for.
 CATALOG_MAX_PAGE_SIZE = 1000
 
-#: List settings of text items and what separates the items in their plain-text form.
-LIST_SEPARATORS: dict[str, tuple[str, ...]] = {
-    "SOURCE_ALLOWLIST": (",",),
-    "SOURCE_ROOTS": (",", os.pathsep),
-}
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-
-# Environment variables that belong to the test harness or to the adapters' own defaults.
-_IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL", "CKAN_API_TOKEN"}
+Check = Callable[[Any], "str | None"]
 
 
 class ConfigError(ValueError):
     """A configuration key is unknown or has a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, accepted types, how its environment text is parsed,
+    the check its value must pass (a problem sentence, or None) and the line that documents it."""
+
+    key: str
+    default: Any
+    types: tuple[type, ...]
+    doc: str
+    parser: str = "json"  # "text", "json" or "list" (see the module docstring)
+    separators: tuple[str, ...] = (",",)  # list settings only
+    check: Check | None = None
+    secret: bool = False  # the value is never shown: not in messages, not in the documentation
+    shown_default: str | None = None  # the documented default, when not the value itself
+
+    def parse_env(self, raw: str) -> Any:
+        """The value of ``CONNECTOR_<key>`` from its text."""
+        if self.parser == "json":
+            return _parse_env_value(self.key, raw)
+        return raw  # "text", and "list": parsed with the other sources by parse_list
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` for this key, or None."""
+        shown = "a secret value" if self.secret else repr(value)
+        if not isinstance(value, self.types) or (isinstance(value, bool) and bool not in self.types):
+            return f"expected {self.types[0].__name__}, got {shown}"
+        if value is None or self.check is None:
+            return None
+        return self.check(value)
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be positive, got {value!r}"
+
+
+def at_least_one(meaning: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value >= 1 else f"must be 1 ({meaning}) or more, got {value!r}"
+    return check
+
+
+def between(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"must be from {low} to {high}, got {value!r}"
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"expected one of {', '.join(choices)}, got {value!r}"
+    return check
+
+
+def not_blank(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def http_url(value: str) -> str | None:
+    if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        return None
+    return f"expected an http(s) URL without query or fragment, got {value!r}"
+
+
+def secrets_key(value: str) -> str | None:
+    """``SECRETS_KEY`` seals DSP secrets at rest (:mod:`connector.encryption`)."""
+    from connector.encryption import MIN_KEY_LENGTH
+
+    if len(value.strip()) >= MIN_KEY_LENGTH:
+        return None
+    return f"must be at least {MIN_KEY_LENGTH} characters (e.g. the output of `openssl rand -base64 32`)"
+
+
+_STR, _OPT_STR, _INT, _OPT_INT, _NUM = (str,), (str, type(None)), (int,), (int, type(None)), (int, float)
+
+
+def _s(key: str, default: Any, types: tuple[type, ...], doc: str, **kw: Any) -> Setting:
+    return Setting(key, default, types, doc, **kw)
+
+
+#: Every setting, in the order the documentation lists them.
+SETTINGS: tuple[Setting, ...] = (
+    _s("HOME", None, _OPT_STR, "instance folder holding the embedded database and storage",
+       parser="text", shown_default="`$CONNECTOR_HOME`, else `./instance`"),
+    _s("DATABASE_URL", None, _OPT_STR,
+       "SQLAlchemy URL; `postgresql+psycopg://user@host/db` in production",
+       parser="text", shown_default="`sqlite:///$HOME/connector.db`"),
+    _s("STORAGE_URL", None, _OPT_STR, "storage tier (fsspec URL) for staged data",
+       parser="text", shown_default="`file://$HOME/storage`"),
+    _s("STORAGE_OPTIONS", {}, (dict,),
+       "fsspec options of the tier (for S3: `endpoint_url`, `key`, `secret`, ...)"),
+    _s("AUTO_MIGRATE", None, (bool, type(None)), "apply migrations at start-up",
+       shown_default="true for the embedded SQLite, else false"),
+    _s("SCHEMAS_DIR", None, _OPT_STR, "where the JSON Schemas are read from",
+       parser="text", shown_default="the repository's `schemas/`"),
+    _s("MAX_CONTENT_LENGTH", 1024 * 1024, _INT, "largest accepted request body in bytes (413 above)",
+       check=positive),
+    _s("MAX_JSON_DEPTH", 64, _INT, "deepest accepted JSON nesting (400 above)", check=positive),
+    _s("SEARCH_DEFAULT_LIMIT", 20, _INT, "page size of `GET /api/v1/datasets` without `limit`",
+       check=positive),
+    _s("SEARCH_MAX_LIMIT", 100, _INT, "the largest page `GET /api/v1/datasets` returns",
+       check=positive),
+    _s("LOG_LEVEL", "INFO", _STR, "Python logging level", parser="text"),
+    _s("TESTING", False, (bool,), "test mode (no warning about an unset `PUBLIC_BASE_URL`)"),
+    _s("SITE_LOCATION", "ai-factory", _STR,
+       "where this connector processes data (ODRL `processingLocation`)", parser="text"),
+    _s("SITE_REGION", "EU", _STR, "the region of `SITE_LOCATION` (ODRL `spatial`)", parser="text"),
+    _s("SOURCE_ROOTS", None, (list, dict, type(None)),
+       "the local folders `file://` sources may be read from, per organisation: a list means "
+       "`<root>/<org-slug>/` for each organisation; a mapping `{\"<org-slug>\": [paths], \"*\": [paths]}` "
+       "names them (see [Local source roots](#local-source-roots))",
+       parser="list", separators=(",", os.pathsep), shown_default="`[$HOME/sources]`"),
+    _s("SOURCE_ALLOWLIST", [], (list,),
+       "host names, addresses or CIDRs that HTTP/S3/CKAN sources may reach although not public "
+       "(see [Source address guard](#source-address-guard))", parser="list"),
+    _s("S3_ENDPOINT_URL", None, _OPT_STR, "endpoint of an S3-compatible source store", parser="text"),
+    _s("S3_USE_INSTANCE_METADATA", False, (bool,),
+       "let botocore ask the instance metadata service (169.254.169.254) for credentials when none "
+       "are configured; off, an S3 source or tier without credentials fails instead"),
+    _s("CKAN_API_TOKEN", None, _OPT_STR,
+       "CKAN API token for private resources, sent only to the portal the resource is on",
+       parser="text", secret=True),
+    _s("PSEUDONYMISATION_SECRET", None, _OPT_STR,
+       "the secret project pseudonymisation keys derive from; set it in production",
+       parser="text", secret=True, shown_default="a random key in `$HOME/pseudonymisation.key`"),
+    _s("SECRETS_KEY", None, _OPT_STR,
+       "at least 32 characters (e.g. `openssl rand -base64 32`); seals the DSP secrets kept in the "
+       "database (AES-256-GCM). Every `serve` and `worker` process sharing a database needs the "
+       "same key: set it unless they share `HOME`. See docs/dsp.md, \"Trust state\"",
+       parser="text", secret=True, check=secrets_key,
+       shown_default="a random key in `$HOME/secrets.key` (mode 0600, made on first use)"),
+    _s("PROJECT_QUOTA_BYTES", 1 << 40, _INT,
+       "bytes a project may keep on the tier, unless its own quota is set", check=positive,
+       shown_default="1 TiB"),
+    _s("MAX_SOURCE_BYTES", None, _OPT_INT, "the most bytes read from one source"),
+    _s("SOURCE_DEADLINE_SECONDS", 6 * 3600.0, _NUM, "overall deadline of one source read",
+       shown_default="21600"),
+    _s("SOURCE_READ_TIMEOUT", 60.0, _NUM, "longest wait for a source's next bytes", shown_default="60"),
+    _s("SOURCE_MAX_JSON_DEPTH", 64, _INT,
+       "deepest nesting of a JSON, JSON Lines or JSON-LD record read from a source or harvested; "
+       "checked before any parser sees the bytes (separate from `MAX_JSON_DEPTH`: sources are data "
+       "files, not API bodies, and raising one must not loosen the other)", check=positive),
+    _s("SOURCE_MAX_RECORD_BYTES", 16 << 20, _INT,
+       "longest record of a source: a JSON Lines line, a JSON array item, a CSV/JSON Lines record "
+       "the parallel readers hand to pyarrow in one block", check=positive, shown_default="16 MiB"),
+    _s("CSV_PARSE_THREADS", None, _OPT_INT,
+       "threads parsing CSV and JSON Lines in chunks; 1: pyarrow's serial reader (docs/staging.md)",
+       check=at_least_one("serial"), shown_default="the CPUs (at most 8)"),
+    _s("PARQUET_ENCODE_THREADS", None, _OPT_INT,
+       "threads encoding Parquet parts side by side; 1: one part at a time",
+       check=at_least_one("one part at a time"), shown_default="half the CPUs (at most 4)"),
+    _s("ARROW_MEMORY_POOL", "jemalloc", _STR,
+       "Arrow's memory pool in staging jobs (`jemalloc` giving freed pages back at once, "
+       "`mimalloc`, `system`, `default`): jemalloc keeps peak RSS about 50 MiB lower for a few "
+       "percent of CPU", check=one_of(*ARROW_MEMORY_POOLS)),
+    _s("JOB_LEASE_SECONDS", 300, _INT, "a worker's lease on a job", check=positive),
+    _s("JOB_MAX_ATTEMPTS", 5, _INT, "tries of a job for transient failures", check=positive),
+    _s("JOB_BACKOFF_SECONDS", 10.0, _NUM, "first back-off between tries (doubling)", shown_default="10"),
+    _s("JOB_MAX_CRASHES", 2, _INT,
+       "a job whose worker died while running it this often (a child killed by a signal or a "
+       "limit, or a whole worker whose lease ran out) ends `failed` with the cause and a "
+       "`staging.fail` audit event: a poison job is not retried for ever", check=positive),
+    _s("JOB_ISOLATION", True, (bool,),
+       "run each staging job and harvest run in a child process under the three limits below "
+       "(off only to debug a job in the worker's own process)"),
+    _s("JOB_MEMORY_LIMIT", 2 << 30, _OPT_INT,
+       "a job's memory: the cgroup's `memory.max` with `JOB_CGROUP`; otherwise its resident "
+       "memory, watched every 50 ms (SIGKILL above it), with its address space capped "
+       "(`RLIMIT_AS`) at 4 × the limit, at least the limit + 6 GiB; `null`: unlimited",
+       check=positive, shown_default="2147483648 (2 GiB)"),
+    _s("JOB_CPU_SECONDS", 24 * 3600, _OPT_INT,
+       "a job's CPU time, all its threads together (`RLIMIT_CPU`: SIGXCPU, then SIGKILL 5 s "
+       "later); `null`: unlimited", check=positive),
+    _s("JOB_OPEN_FILES", 1024, _OPT_INT,
+       "a job's open file descriptors (`RLIMIT_NOFILE`); `null`: the worker's own limit",
+       check=positive),
+    _s("JOB_CGROUP", None, _OPT_STR,
+       "a delegated cgroup v2 directory (writable, `memory` in its `cgroup.subtree_control`, e.g. "
+       "a systemd `Delegate=yes` unit's sub-group) under which each job gets its own group with "
+       "`memory.max`; a directory that is not one stops the service", parser="text"),
+    _s("WORKER_IN_PROCESS", None, (bool, type(None)), "run the worker inside `connector serve`",
+       shown_default="true on the embedded default"),
+    _s("WORKER_POLL_SECONDS", 2.0, _NUM, "how often the worker looks for work", shown_default="2"),
+    _s("DSP_PARTICIPANT_ID", None, _OPT_STR,
+       "our Dataspace Protocol participant id; required when `DSP_PARTICIPANTS` names any",
+       parser="text", check=not_blank),
+    _s("DSP_PARTICIPANTS", [], (list,),
+       "the DSP participants we trust, each with its address and credential; secrets are named "
+       "by environment variable, never given (docs/dsp.md)"),
+    _s("DSP_IDENTIFIER_TYPE", None, _OPT_STR,
+       "the `identifierType` announced in `/.well-known/dspace-version`", parser="text"),
+    _s("DSP_PAGE_SIZE", 100, _INT, "catalog page size of the DSP catalog endpoint",
+       check=between(1, 1000)),
+    _s("DSP_TOKEN_TTL_SECONDS", 300, _INT, "lifetime of the access tokens our token endpoint issues",
+       check=between(1, 86400)),
+    _s("DSP_TRIGGERS", False, (bool,),
+       "serve the Dataspace TCK's consumer trigger endpoints (`<base>/triggers/negotiations`, "
+       "`/transfers`, docs/dsp.md); for conformance runs only"),
+    _s("HARVEST_LEASE_SECONDS", 300, _INT, "a worker's lease on a harvest run", check=positive),
+    _s("HARVEST_MAX_PAGE_BYTES", 50 << 20, _INT, "the largest page a harvest reads", check=positive,
+       shown_default="50 MiB"),
+    _s("HARVEST_TIMEOUT_SECONDS", 60.0, _NUM, "a harvest's read timeout", shown_default="60"),
+    _s("PUBLIC_BASE_URL", None, _OPT_STR,
+       "the public root URL every published URI starts with (DCAT catalog, CKAN `site_url`, DSP "
+       "`serviceId` and links); **set it in production**", parser="text", check=http_url,
+       shown_default="unset (each request's root URL)"),
+    _s("CATALOG_TITLE", "Data catalog", _STR, "the DCAT-AP catalog's title", parser="text",
+       check=not_blank),
+    _s("CATALOG_DESCRIPTION", "The datasets this connector offers, in DCAT-AP 3.0.1.", _STR,
+       "the DCAT-AP catalog's description", parser="text", check=not_blank),
+    _s("CATALOG_PUBLISHER", "Data catalog operator", _STR, "the DCAT-AP catalog's publisher name",
+       parser="text", check=not_blank),
+    _s("CATALOG_PAGE_SIZE", 100, _INT, "datasets per DCAT-AP export page when `per_page` is absent",
+       check=between(1, CATALOG_MAX_PAGE_SIZE)),
+)
+
+#: The settings by key.
+BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
+#: The defaults by key (a view of :data:`SETTINGS`).
+DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTINGS}
+#: List settings and what separates their items in their plain-text form (a view).
+LIST_SEPARATORS: dict[str, tuple[str, ...]] = {s.key: s.separators for s in SETTINGS if s.parser == "list"}
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+# Environment variables of the test harness, not settings.
+_IGNORED_ENV = {"SETTINGS", "TEST_DATABASE_URL"}
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the composition roots to pass down where a setting names a
+    variable (the DSP participants' secrets): the one place the code reads it besides
+    :func:`load_config`."""
+    return os.environ
 
 
 def _looks_like_json(raw: str) -> bool:
@@ -230,60 +350,25 @@ def load_config(
             key = name[len(ENV_PREFIX):]
             if key in _IGNORED_ENV:
                 continue
-            config[key] = raw if key in ("HOME", "DATABASE_URL", "STORAGE_URL",
-                                         "SCHEMAS_DIR", "LOG_LEVEL",
-                                         "SITE_LOCATION", "SITE_REGION", *LIST_SEPARATORS,
-                                         "S3_ENDPOINT_URL",
-                                         "DSP_PARTICIPANT_ID", "DSP_IDENTIFIER_TYPE",
-                                         "PSEUDONYMISATION_SECRET", "SECRETS_KEY", "PUBLIC_BASE_URL",
-                                         "CATALOG_TITLE", "CATALOG_DESCRIPTION",
-                                         "CATALOG_PUBLISHER", "JOB_CGROUP") else _parse_env_value(key, raw)
+            setting = BY_KEY.get(key)
+            config[key] = setting.parse_env(raw) if setting else _parse_env_value(key, raw)
     config.update(overrides or {})
     for key, separators in LIST_SEPARATORS.items():
-        if key in config:
-            config[key] = parse_list(key, config[key], separators)
+        config[key] = parse_list(key, config[key], separators)
     _validate(config)
     return _derive(config)
 
 
 def _validate(config: Mapping[str, Any]) -> None:
     for key, value in config.items():
-        if key not in _TYPES:
-            raise ConfigError(f"unknown configuration key {key!r} (known: {', '.join(sorted(_TYPES))})")
-        allowed = _TYPES[key]
-        if isinstance(value, bool) and bool not in allowed:
-            raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
-        if not isinstance(value, allowed):
-            raise ConfigError(f"{key}: expected {allowed[0].__name__}, got {value!r}")
-    for key in ("MAX_CONTENT_LENGTH", "MAX_JSON_DEPTH", "SEARCH_MAX_LIMIT", "SEARCH_DEFAULT_LIMIT",
-                "PROJECT_QUOTA_BYTES", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS",
-                "HARVEST_LEASE_SECONDS", "HARVEST_MAX_PAGE_BYTES", "JOB_MAX_CRASHES",
-                "JOB_MEMORY_LIMIT", "JOB_CPU_SECONDS", "JOB_OPEN_FILES", "SOURCE_MAX_JSON_DEPTH",
-                "SOURCE_MAX_RECORD_BYTES"):
-        if config[key] is not None and config[key] <= 0:
-            raise ConfigError(f"{key}: must be positive, got {config[key]!r}")
-    if config["CSV_PARSE_THREADS"] is not None and config["CSV_PARSE_THREADS"] < 1:
-        raise ConfigError("CSV_PARSE_THREADS: must be 1 (serial) or more, "
-                          f"got {config['CSV_PARSE_THREADS']!r}")
-    if config["PARQUET_ENCODE_THREADS"] is not None and config["PARQUET_ENCODE_THREADS"] < 1:
-        raise ConfigError("PARQUET_ENCODE_THREADS: must be 1 (one part at a time) or more, "
-                          f"got {config['PARQUET_ENCODE_THREADS']!r}")
-    if config["ARROW_MEMORY_POOL"] not in ARROW_MEMORY_POOLS:
-        raise ConfigError(f"ARROW_MEMORY_POOL: expected one of {', '.join(ARROW_MEMORY_POOLS)}, "
-                          f"got {config['ARROW_MEMORY_POOL']!r}")
+        setting = BY_KEY.get(key)
+        if setting is None:
+            raise ConfigError(f"unknown configuration key {key!r} (known: {', '.join(sorted(BY_KEY))})")
+        problem = setting.problem(value)
+        if problem:
+            raise ConfigError(f"{key}: {problem}")
     _validate_dsp(config)
     _validate_sources(config)
-    _validate_secrets_key(config)
-    if not 1 <= config["CATALOG_PAGE_SIZE"] <= CATALOG_MAX_PAGE_SIZE:
-        raise ConfigError(f"CATALOG_PAGE_SIZE: must be from 1 to {CATALOG_MAX_PAGE_SIZE}, "
-                          f"got {config['CATALOG_PAGE_SIZE']!r}")
-    base = config["PUBLIC_BASE_URL"]
-    if base is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
-        raise ConfigError(f"PUBLIC_BASE_URL: expected an http(s) URL without query or fragment, got {base!r}")
-    for key in ("CATALOG_TITLE", "CATALOG_DESCRIPTION", "CATALOG_PUBLISHER"):
-        if not config[key].strip():
-            raise ConfigError(f"{key}: must not be empty")
-
 
 
 def _validate_sources(config: Mapping[str, Any]) -> None:
@@ -305,7 +390,8 @@ def _validate_sources(config: Mapping[str, Any]) -> None:
 
 
 def _validate_dsp(config: Mapping[str, Any]) -> None:
-    """The Dataspace Protocol keys; secrets are checked when the application starts."""
+    """The Dataspace Protocol participants against our own id; secrets are checked when the
+    application starts."""
     from connector.dsp.participants import parse_participants
 
     try:
@@ -313,25 +399,10 @@ def _validate_dsp(config: Mapping[str, Any]) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     own = config["DSP_PARTICIPANT_ID"]
-    if own is not None and not own.strip():
-        raise ConfigError("DSP_PARTICIPANT_ID: must not be empty")
     if participants and own is None:
         raise ConfigError("DSP_PARTICIPANT_ID: required when DSP_PARTICIPANTS names participants")
     if any(p.id == own for p in participants):
         raise ConfigError(f"DSP_PARTICIPANTS: {own!r} is our own DSP_PARTICIPANT_ID")
-    for key in ("DSP_PAGE_SIZE", "DSP_TOKEN_TTL_SECONDS"):
-        if not 1 <= config[key] <= (1000 if key == "DSP_PAGE_SIZE" else 86400):
-            raise ConfigError(f"{key}: out of range, got {config[key]!r}")
-
-
-def _validate_secrets_key(config: Mapping[str, Any]) -> None:
-    """``SECRETS_KEY`` seals DSP secrets at rest (:mod:`connector.encryption`); the value is never echoed."""
-    from connector.encryption import MIN_KEY_LENGTH
-
-    key = config["SECRETS_KEY"]
-    if key is not None and len(key.strip()) < MIN_KEY_LENGTH:
-        raise ConfigError(f"SECRETS_KEY: must be at least {MIN_KEY_LENGTH} characters "
-                          "(e.g. the output of `openssl rand -base64 32`)")
 
 
 def _derive(config: dict[str, Any]) -> dict[str, Any]:
@@ -358,6 +429,42 @@ def default_schemas_dir() -> Path:
     here = Path(__file__).resolve().parent.parent / "schemas"
     if here.is_dir():
         return here
-    import sys
-
     return Path(sys.prefix) / "share" / "connector" / "schemas"
+
+
+_TYPE_NAMES = {str: "text", int: "integer", float: "number", bool: "boolean", list: "list",
+               dict: "mapping", type(None): "null"}
+
+
+def _shown_type(setting: Setting) -> str:
+    names = [_TYPE_NAMES[t] for t in setting.types if not (t is int and float in setting.types)]
+    return " or ".join(names)
+
+
+def _shown_default(setting: Setting) -> str:
+    value = setting.default
+    if setting.shown_default is not None:
+        return setting.shown_default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict, str)):
+        return f"`{json.dumps(value) if not isinstance(value, str) else value}`"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The settings table of docs/operations.md, one row per :data:`SETTINGS` entry."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for setting in SETTINGS:
+        meaning = ("secret (environment or settings file only, never shown): " + setting.doc
+                   if setting.secret else setting.doc)
+        rows.append(f"| `{setting.key}` | {_shown_type(setting)} | {_shown_default(setting)} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # python -m connector.config --markdown
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m connector.config --markdown")
+    sys.stdout.write(markdown_table())

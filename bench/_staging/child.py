@@ -21,12 +21,14 @@ def run_ours(inp: str, out: str, *, fsync: bool) -> dict[str, Any]:
 
     from connector.adapters import adapter_for, get_adapter
     from connector.adapters.base import SourceSpec
+    from connector.config import load_config
     from connector.staging.memory import configure_arrow_memory
     from connector.staging.pipeline import stage_batches
     from connector.staging.storage import StorageTier
 
     get_adapter("file")
-    configure_arrow_memory(os.environ.get("CONNECTOR_ARROW_MEMORY_POOL", "jemalloc"))  # as run_job does
+    config = load_config()  # the variables set for this variant, read as the service reads them
+    configure_arrow_memory(config["ARROW_MEMORY_POOL"])  # as run_job does
     marks: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -45,7 +47,7 @@ def run_ours(inp: str, out: str, *, fsync: bool) -> dict[str, Any]:
         ]
 
     tier = StorageTier.from_url(Path(out).as_uri(), fsync=fsync)
-    spec = SourceSpec(inp)
+    spec = SourceSpec(inp, csv_threads=config["CSV_PARSE_THREADS"])
     with adapter_for(spec.url, roots=[os.path.dirname(inp)]).read(spec) as stream:
         published = stage_batches(
             batches(stream),
@@ -58,6 +60,7 @@ def run_ours(inp: str, out: str, *, fsync: bool) -> dict[str, Any]:
             provenance=lambda: provenance(stream),
             metadata={"name": "staging benchmark", "description": "bench/staging.py"},
             before_publish=lambda pending: mark("manifest"),
+            writer_options={"encode_threads": config["PARQUET_ENCODE_THREADS"]},
         )
     work = time.perf_counter() - t0
     files = published.manifest["files"]

@@ -38,7 +38,6 @@ try:  # counting bytes with numpy is about 5x faster than bytes.count; both are 
 except ImportError:  # pragma: no cover - numpy comes with pandas and most pyarrow installs
     _np = None
 
-THREADS_ENV = "CONNECTOR_CSV_PARSE_THREADS"  # CSV and JSON Lines (the name predates JSON Lines)
 MAX_THREADS = 8
 MAX_RECORD_CHUNKS = 8
 # Chunks queued beyond one per thread: a thread that finishes its chunk starts the next at once,
@@ -70,16 +69,11 @@ def record_block(block_size: int, max_record_bytes: int) -> int:
 
 
 def parse_threads(spec: SourceSpec) -> int:
-    """Parser threads for ``spec``: ``csv_threads``, else ``CONNECTOR_CSV_PARSE_THREADS``, else
-    the CPUs (at most :data:`MAX_THREADS`). 1 means the serial reader."""
+    """Parser threads for ``spec``: ``csv_threads`` (the ``CSV_PARSE_THREADS`` setting where the
+    staging service builds the spec), else the CPUs (at most :data:`MAX_THREADS`). 1 means the
+    serial reader."""
     if spec.csv_threads is not None:
         return spec.csv_threads
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            return 1  # config validation names the bad value at start-up; stay safe here
     return max(1, min(os.cpu_count() or 1, MAX_THREADS))
 
 

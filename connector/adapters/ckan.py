@@ -7,13 +7,12 @@ address is checked too). ``ckan+http://`` talks to a portal over plain HTTP (int
 portals, tests); ``ckan+https://`` is the same as ``ckan://``. The resource's ``format``
 and ``mimetype`` fields help to infer the format when the URL has no extension.
 
-An API token (``api_token=`` or ``CONNECTOR_CKAN_API_TOKEN``) is sent only to the portal's
+An API token (``api_token=``: the ``CKAN_API_TOKEN`` setting) is sent only to the portal's
 own host, for the Action API and for files uploaded to the portal, never to other hosts.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -25,7 +24,6 @@ from connector.adapters.http import HttpAdapter, filename_of
 from connector.adapters.safety import Allowlist, Resolver, system_resolver
 from connector.adapters.streams import Budget
 
-TOKEN_ENV = "CONNECTOR_CKAN_API_TOKEN"  # noqa: S105  (the variable's name, not a token)
 API_ANSWER_LIMIT = 4 << 20
 _RESOURCE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 CKAN_FORMATS = {"csv": "csv", "tsv": "tsv", "tab": "tsv", "json": "json", "jsonl": "jsonl",
@@ -66,7 +64,7 @@ class CkanAdapter(SourceAdapter):
         super().__init__(spool_dir=spool_dir)
         self.http = http or HttpAdapter(allowlist=allowlist, ssl_context=ssl_context,
                                         resolver=resolver, spool_dir=spool_dir)
-        self.api_token = api_token or os.environ.get(TOKEN_ENV) or None
+        self.api_token = api_token or None
 
     def _headers(self, url: str, portal: str) -> dict[str, str]:
         same_host = urlsplit(url).netloc.lower() == urlsplit(portal).netloc.lower()

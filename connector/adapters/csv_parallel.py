@@ -36,7 +36,6 @@ from connector.adapters.chunked import (
     MAX_RECORD_CHUNKS,
     MAX_THREADS,
     PARSE_ERRORS,
-    THREADS_ENV,
     Chunk,
     ChunkedReader,
     block_batches,
@@ -53,7 +52,7 @@ if TYPE_CHECKING:
 
     from connector.adapters.spec import SourceSpec
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "MAX_THREADS", "THREADS_ENV", "ParallelCsvReader", "count_quotes",
+__all__ = ["DEFAULT_CHUNK_BYTES", "MAX_THREADS", "ParallelCsvReader", "count_quotes",
            "eligible", "open_parallel", "parse_threads", "record_end"]
 count_quotes = count_byte  # how many quote bytes data[start:end] holds
 _ROW = re.compile(r"Row #(\d+): ")

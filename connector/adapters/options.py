@@ -27,6 +27,7 @@ class SourceOptions:
     allowlist: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     s3_use_instance_metadata: bool = False  # botocore may ask 169.254.169.254 for credentials
+    ckan_api_token: str | None = field(default=None, repr=False)  # a secret, sent to CKAN portals only
     lookups: Mapping[str, SourceLookup] = field(default_factory=dict)
 
     def for_url(self, url: str, *, organisation: str | None = None, uow: Any = None) -> dict[str, Any]:
@@ -38,6 +39,8 @@ class SourceOptions:
         if scheme == "file":
             return {"roots": list(self.roots.for_organisation(organisation))}
         if scheme in _ALLOWLISTED:
+            if scheme.startswith("ckan"):
+                return {"allowlist": list(self.allowlist), "api_token": self.ckan_api_token}
             return {"allowlist": list(self.allowlist)}
         if scheme == "s3":
             return {"endpoint_url": self.s3_endpoint_url,

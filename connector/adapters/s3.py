@@ -7,8 +7,8 @@ asking the instance metadata service (169.254.169.254) for a role; that step is 
 the operator opts in (``use_instance_metadata``, the ``S3_USE_INSTANCE_METADATA`` setting), so
 a connector without credentials never talks to the metadata service.
 The endpoint: ``options["endpoint_url"]`` of the spec (checked by the SSRF guard, because
-specs come from catalog metadata), else the adapter's ``endpoint_url``, else
-``CONNECTOR_S3_ENDPOINT_URL``, else AWS. botocore retries each request (``max_attempts``,
+specs come from catalog metadata), else the adapter's ``endpoint_url`` (the
+``S3_ENDPOINT_URL`` setting), else AWS. botocore retries each request (``max_attempts``,
 standard mode with back-off, SlowDown included), so a throttled block does not restart the
 whole read; the job runner retries what is left over. Reads use 32 MiB blocks (staging from S3 with
 8 MiB blocks took twice as long as with 64 MiB in the performance notes).
@@ -16,7 +16,6 @@ whole read; the job runner retries what is left over. Reads use 32 MiB blocks (s
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import aiobotocore.session
@@ -29,7 +28,6 @@ from connector.adapters.errors import SourceRefused, TerminalSourceError, Transi
 from connector.adapters.safety import Allowlist, check_url
 from connector.adapters.streams import Budget, Reader
 
-ENDPOINT_ENV = "CONNECTOR_S3_ENDPOINT_URL"
 S3_BLOCK_SIZE = 32 << 20
 PROBE_BLOCK_SIZE = 1 << 20
 SPEC_OPTIONS = ("endpoint_url", "anon", "region", "requester_pays", "version_id")
@@ -91,7 +89,7 @@ class S3Adapter(SourceAdapter):
                  max_attempts: int = 3, storage_options: dict[str, Any] | None = None,
                  use_instance_metadata: bool = False, spool_dir: str | None = None) -> None:
         super().__init__(spool_dir=spool_dir)
-        self.endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
+        self.endpoint_url = endpoint_url or None
         self.allowlist = Allowlist.of(allowlist)
         self.block_size = block_size
         self.max_attempts = max_attempts

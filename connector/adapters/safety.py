@@ -12,14 +12,13 @@ be refused. The checked addresses are returned so the caller connects to exactly
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from connector.adapters.errors import SourceNotFound, SourceRefused, TransientSourceError
-from connector.config import host_or_network, parse_list
+from connector.config import host_or_network
 
 ALLOWLIST_ENV = "CONNECTOR_SOURCE_ALLOWLIST"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -142,17 +141,10 @@ class Allowlist:
                 self.networks.append(parsed)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Allowlist:
-        """The allow-list in ``CONNECTOR_SOURCE_ALLOWLIST`` (a JSON list or comma-separated;
-        empty when unset)."""
-        raw = (os.environ if environ is None else environ).get(ALLOWLIST_ENV, "")
-        return cls(parse_list(ALLOWLIST_ENV, raw))
-
-    @classmethod
     def of(cls, allowlist: Allowlist | Iterable[str] | None) -> Allowlist:
-        """``allowlist`` as given, or the environment's when None."""
+        """``allowlist`` as given (the ``SOURCE_ALLOWLIST`` setting, passed in), empty when None."""
         if allowlist is None:
-            return cls.from_env()
+            return cls()
         return allowlist if isinstance(allowlist, Allowlist) else cls(allowlist)
 
     def admits_host(self, host: str) -> bool:

@@ -34,7 +34,7 @@ class SourceSpec:
     then magic bytes); ``compression="none"`` says the bytes are not compressed.
     ``schema`` (Arrow) or ``fields`` (Frictionless-like) fix the columns; otherwise they are
     inferred. ``csv_threads`` parse CSV in parallel in chunks of ``csv_chunk_bytes`` (None:
-    ``CONNECTOR_CSV_PARSE_THREADS``, else the CPUs; 1: the serial reader). JSON and JSON Lines
+    the CPUs; the service passes the ``CSV_PARSE_THREADS`` setting; 1: the serial reader). JSON and JSON Lines
     records nested deeper than ``max_json_depth``, and records (lines, CSV rows, JSON array
     items) longer than ``max_record_bytes``, are refused (:mod:`~connector.adapters.json_limits`).
     ``options`` are adapter options (S3: ``endpoint_url``, ``anon``, ``region``).

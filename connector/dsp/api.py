@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, current_app, request
@@ -41,10 +41,11 @@ bp = Blueprint("dsp", __name__, url_prefix=BASE_PATH)
 bind(bp, lambda provider_pid, consumer_pid, code, reasons: messages.error(code, reasons))
 
 
-def init_app(app: Flask) -> None:
-    """Read the participants (secrets from the environment) and register the DSP blueprints."""
+def init_app(app: Flask, environ: Mapping[str, str]) -> None:
+    """Read the participants (their secrets from ``environ``, the variables the settings name)
+    and register the DSP blueprints."""
     try:
-        registry = ParticipantRegistry.from_config(app.config, os.environ)
+        registry = ParticipantRegistry.from_config(app.config, environ)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     trust = TrustStore(app.extensions["connector"].session_factory, SecretBox.from_config(app.config))

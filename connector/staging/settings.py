@@ -23,6 +23,7 @@ class StagingSettings:
     source_allowlist: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     s3_use_instance_metadata: bool = False  # botocore may ask 169.254.169.254 for credentials
+    ckan_api_token: str | None = field(default=None, repr=False)  # a secret
     default_quota_bytes: int = 1 << 40
     lease_seconds: int = 300
     max_attempts: int = 5
@@ -32,10 +33,10 @@ class StagingSettings:
     max_source_bytes: int | None = None
     source_deadline_seconds: float = 6 * 3600.0
     source_read_timeout: float = 60.0
-    csv_parse_threads: int | None = None  # None: CONNECTOR_CSV_PARSE_THREADS, else the CPUs
+    csv_parse_threads: int | None = None  # None: the CPUs (connector.adapters.chunked)
     source_max_json_depth: int = 64
     source_max_record_bytes: int = 16 << 20
-    parquet_encode_threads: int | None = None  # None: CONNECTOR_PARQUET_ENCODE_THREADS, else the CPUs
+    parquet_encode_threads: int | None = None  # None: half the CPUs (staging.writer)
     arrow_memory_pool: str = "jemalloc"  # connector.staging.memory
     site_location: str = "ai-factory"
     site_region: str = "EU"
@@ -49,7 +50,7 @@ class StagingSettings:
         return SourceOptions(roots=self.source_roots, allowlist=self.source_allowlist,
                              s3_endpoint_url=self.s3_endpoint_url,
                              s3_use_instance_metadata=self.s3_use_instance_metadata,
-                             lookups=self.source_lookups)
+                             ckan_api_token=self.ckan_api_token, lookups=self.source_lookups)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *,
@@ -63,6 +64,7 @@ class StagingSettings:
             source_allowlist=tuple(config["SOURCE_ALLOWLIST"]),
             s3_endpoint_url=config["S3_ENDPOINT_URL"],
             s3_use_instance_metadata=config["S3_USE_INSTANCE_METADATA"],
+            ckan_api_token=config["CKAN_API_TOKEN"],
             default_quota_bytes=config["PROJECT_QUOTA_BYTES"],
             lease_seconds=config["JOB_LEASE_SECONDS"],
             max_attempts=config["JOB_MAX_ATTEMPTS"],

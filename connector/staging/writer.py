@@ -47,7 +47,6 @@ from connector.staging.sink import HashingFile
 
 MIB = 1 << 20
 PART_NAME = "part-{:05d}.parquet"
-ENCODE_THREADS_ENV = "CONNECTOR_PARQUET_ENCODE_THREADS"
 MAX_ENCODE_THREADS = 4
 PART_ROW_GROUPS = 8
 PARALLEL_QUEUE_DEPTH = 3  # on 2 cores 3 beat 2; 4 (with 16-row-group parts) passed 300 MiB of RSS
@@ -302,8 +301,9 @@ def _repeats(column: pa.ChunkedArray) -> bool:
 
 
 def resolve_encode_threads(value: int | None = None) -> int:
-    """Parquet encoding threads: ``value``, else ``CONNECTOR_PARQUET_ENCODE_THREADS``, else half
-    the CPUs (at most :data:`MAX_ENCODE_THREADS`). 1: one part at a time, in the calling thread.
+    """Parquet encoding threads: ``value`` (the ``PARQUET_ENCODE_THREADS`` setting, passed in by
+    the staging service), else half the CPUs (at most :data:`MAX_ENCODE_THREADS`). 1: one part at
+    a time, in the calling thread.
 
     Half: the parsers take the other cores. On 2 cores a second encoder measured no faster than
     one (1.10x vs 1.08x the best anchor, docs/staging.md) and wrote 9 parts per GiB instead of
@@ -312,12 +312,6 @@ def resolve_encode_threads(value: int | None = None) -> int:
         if value < 1:
             raise ValueError("encode_threads must be 1 (one part at a time) or more")
         return value
-    raw = os.environ.get(ENCODE_THREADS_ENV, "").strip()
-    if raw:
-        try:
-            return max(1, int(raw))
-        except ValueError:
-            return 1  # config validation names the bad value at start-up; stay safe here
     return max(1, min((os.cpu_count() or 1) // 2, MAX_ENCODE_THREADS))
 
 

@@ -230,9 +230,9 @@ def test_record_end_counts_quotes_to_find_the_last_record_boundary(data, cut):
 
 
 def test_an_escape_character_or_one_thread_keeps_the_serial_reader(monkeypatch):
-    monkeypatch.delenv(csv_parallel.THREADS_ENV, raising=False)
     assert not csv_parallel.eligible(SourceSpec("/x.csv", csv_threads=4, escapechar="\\"))
     assert not csv_parallel.eligible(SourceSpec("/x.csv", csv_threads=1))
     assert csv_parallel.eligible(SourceSpec("/x.csv", csv_threads=2))
-    monkeypatch.setenv(csv_parallel.THREADS_ENV, "1")
-    assert not csv_parallel.eligible(SourceSpec("/x.csv"))
+    monkeypatch.setenv("CONNECTOR_CSV_PARSE_THREADS", "1")  # not read: the setting arrives in the spec
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert csv_parallel.eligible(SourceSpec("/x.csv"))

@@ -200,16 +200,22 @@ def test_an_allowlist_entry_that_is_no_host_address_or_cidr_is_an_error(entry: s
         Allowlist([entry])
 
 
-def test_the_allowlist_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_allowlist_comes_from_the_settings_never_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connector.config import load_config
+
     monkeypatch.setenv("CONNECTOR_SOURCE_ALLOWLIST", " 127.0.0.1 , ::1/128,files.lab ")
-    allow = Allowlist.from_env()
+    assert not HttpAdapter().allowlist.admits_address(ipaddress.ip_address("127.0.0.1"))
+    allow = Allowlist(load_config({"HOME": str(tmp_path)})["SOURCE_ALLOWLIST"])
     assert allow.admits_address(ipaddress.ip_address("::1")) and allow.admits_host("FILES.lab.")
-    assert HttpAdapter().allowlist.admits_address(ipaddress.ip_address("127.0.0.1"))
 
 
-def test_the_allowlist_in_the_environment_may_be_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONNECTOR_SOURCE_ALLOWLIST", '["127.0.0.1", "files.lab"]')
-    allow = Allowlist.from_env()
+def test_the_allowlist_setting_may_be_a_json_list(tmp_path: Path) -> None:
+    from connector.config import load_config
+
+    config = load_config(environ={"CONNECTOR_HOME": str(tmp_path),
+                                  "CONNECTOR_SOURCE_ALLOWLIST": '["127.0.0.1", "files.lab"]'})
+    allow = Allowlist.of(config["SOURCE_ALLOWLIST"])
     assert allow.admits_address(ipaddress.ip_address("127.0.0.1")) and allow.admits_host("files.lab")
 
 

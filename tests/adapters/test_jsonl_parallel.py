@@ -15,7 +15,7 @@ import pytest
 
 from connector.adapters import jsonl_parallel
 from connector.adapters.base import SourceSpec
-from connector.adapters.chunked import READ_AHEAD, THREADS_ENV
+from connector.adapters.chunked import READ_AHEAD
 from connector.adapters.errors import SchemaMismatch, SourceFormatError, SourceTooLarge
 from connector.adapters.formats import open_reader
 from tests.adapters.test_csv_parallel import SMALL, CountingStream, both, error_of, read
@@ -220,9 +220,9 @@ def test_a_parser_has_the_next_chunk_queued_while_the_consumer_holds_a_batch():
     assert rows == 20_000
 
 
-def test_one_thread_keeps_the_serial_reader(monkeypatch):
-    monkeypatch.delenv(THREADS_ENV, raising=False)
+def test_one_thread_keeps_the_serial_reader_and_the_environment_does_not_choose(monkeypatch):
     assert not jsonl_parallel.eligible(SourceSpec("/x.jsonl", csv_threads=1))
     assert jsonl_parallel.eligible(SourceSpec("/x.jsonl", csv_threads=2))
-    monkeypatch.setenv(THREADS_ENV, "1")
-    assert not jsonl_parallel.eligible(SourceSpec("/x.jsonl"))
+    monkeypatch.setenv("CONNECTOR_CSV_PARSE_THREADS", "1")
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert jsonl_parallel.eligible(SourceSpec("/x.jsonl"))

@@ -19,9 +19,14 @@ ALLOW = ["127.0.0.1"]
 
 # -- S3 -------------------------------------------------------------------------------
 
-def test_the_endpoint_comes_from_the_environment(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_endpoint_comes_from_the_settings_never_from_the_environment(
+        s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connector.config import load_config
+
     monkeypatch.setenv("CONNECTOR_S3_ENDPOINT_URL", s3_endpoint)
-    assert S3Adapter().read(f"s3://{BUCKET}/fixtures/sample.parquet").read_all().num_rows == 600
+    assert S3Adapter().endpoint_url is None
+    adapter = S3Adapter(endpoint_url=load_config({"HOME": str(tmp_path)})["S3_ENDPOINT_URL"])
+    assert adapter.read(f"s3://{BUCKET}/fixtures/sample.parquet").read_all().num_rows == 600
 
 
 def test_an_endpoint_in_the_spec_is_checked_by_the_ssrf_guard(s3_endpoint: str) -> None:
@@ -137,3 +142,19 @@ def test_the_api_token_goes_to_the_portal_only(http_server: Loopback, second_ser
     assert download[0] == "/files/sample.csv" and download[1]["Authorization"] == "portal-token"
     adapter.read(f"ckan+http://127.0.0.1:{http_server.port}/elsewhere").read_all()
     assert "Authorization" not in second_server.requests[-1][1]
+
+
+def test_the_api_token_setting_reaches_the_portal_and_the_environment_alone_does_not(
+        http_server: Loopback, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connector.config import load_config
+    from connector.staging.service import open_stream
+    from connector.staging.settings import StagingSettings
+
+    http_server.resources["own"] = {"url": http_server.url("/files/sample.csv"), "format": "CSV"}
+    url = f"ckan+http://127.0.0.1:{http_server.port}/own"
+    monkeypatch.setenv("CONNECTOR_CKAN_API_TOKEN", "portal-token")
+    CkanAdapter(allowlist=ALLOW).read(url).read_all()
+    assert "Authorization" not in http_server.requests[-1][1]
+    config = load_config({"HOME": str(tmp_path), "SOURCE_ALLOWLIST": ALLOW})
+    open_stream(SourceSpec(url), StagingSettings.from_config(config)).read_all()
+    assert http_server.requests[-2][1]["Authorization"] == "portal-token"

@@ -170,13 +170,10 @@ def test_memory_does_not_grow_with_the_input_size_when_encoding_in_parallel(tmp_
     assert large < small * 1.5 + (1 << 20), (small, large)
 
 
-def test_the_encoding_threads_come_from_the_argument_then_the_environment(monkeypatch):
+def test_the_encoding_threads_come_from_the_argument_then_the_cpus_never_the_environment(monkeypatch):
     monkeypatch.setenv("CONNECTOR_PARQUET_ENCODE_THREADS", "3")
-    assert resolve_encode_threads() == 3
     assert resolve_encode_threads(1) == 1
-    monkeypatch.setenv("CONNECTOR_PARQUET_ENCODE_THREADS", "1")
-    assert resolve_encode_threads() == 1
-    monkeypatch.delenv("CONNECTOR_PARQUET_ENCODE_THREADS")
+    assert resolve_encode_threads(3) == 3
     for cpus, threads in ((1, 1), (2, 1), (4, 2), (16, 4)):  # half the CPUs: parsers take the rest
         monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
         assert resolve_encode_threads() == threads
