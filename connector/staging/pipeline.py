@@ -137,13 +137,7 @@ def stage_batches(
             duties=plan.describe(), created=created, expires=expires, dataset_id=dataset_id,
             job=job, attempt=pending.token, compression=str(options.get("compression", "zstd")))
         warm.join()
-        validate_manifest(manifest)
-        croissant = build_croissant(manifest, metadata)
-        if before_publish is not None:
-            before_publish(pending)
-        path = pending.publish(manifest=encode_manifest(manifest),
-                               croissant=json.dumps(croissant, indent=2).encode("utf-8"),
-                               files=[p.name for p in result.parts])
+        path = _publish(pending, manifest, metadata, result.parts, before_publish)
     except BaseException:
         try:
             pending.abort()
@@ -207,13 +201,7 @@ def stage_verbatim(
             provenance=sources, agreement=agreement, policy=policy, duties=[], created=created,
             expires=expires, dataset_id=dataset_id, job=job, attempt=pending.token,
             compression=str(source.manifest.get("compression", "zstd")))
-        validate_manifest(manifest)
-        croissant = build_croissant(manifest, metadata)
-        if before_publish is not None:
-            before_publish(pending)
-        path = pending.publish(manifest=encode_manifest(manifest),
-                               croissant=json.dumps(croissant, indent=2).encode("utf-8"),
-                               files=[p.name for p in parts])
+        path = _publish(pending, manifest, metadata, parts, before_publish)
     except BaseException:
         pending.abort()
         raise
@@ -231,3 +219,16 @@ def _copy(source: Any, sink: Any) -> None:
 def _prepare_quietly() -> None:
     with contextlib.suppress(Exception):
         prepare_manifest_validation()
+
+
+def _publish(pending: PendingVersion, manifest: dict[str, Any], metadata: Any, parts: Sequence[Any],
+             before_publish: Callable[[Any], None] | None) -> str:
+    """The one publish step of both paths: the manifest checked, its Croissant description
+    built, then the parts, ``_manifest.json`` and ``croissant.json`` made visible at once."""
+    validate_manifest(manifest)
+    croissant = build_croissant(manifest, metadata)
+    if before_publish is not None:
+        before_publish(pending)
+    return pending.publish(manifest=encode_manifest(manifest),
+                           croissant=json.dumps(croissant, indent=2).encode("utf-8"),
+                           files=[p.name for p in parts])

@@ -45,6 +45,7 @@ from tests.dsp.conftest import (
     dsp_config,
     dsp_env,  # noqa: F401  (fixture)
 )
+from tests.factories import PERMIT
 from tests.harvest.conftest import HARVEST_TABLES
 
 MAX_EXAMPLES = 12
@@ -52,7 +53,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 ENER = "http://publications.europa.eu/resource/authority/data-theme/ENER"
 CONTEXT = ["https://w3id.org/dspace/2025/1/context.jsonld"]
-PERMIT = "HDAB-DE-2026-0042"
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.test_stagings import PERMIT
 from tests.conftest import dataset_body
-from tests.e2e.test_server import free_port
+from tests.e2e.conftest import serving
+from tests.factories import PERMIT
 
 DEPTH = 100_000
 HOSTILE = {
@@ -49,28 +49,9 @@ def embedded(cli_env, tmp_path):
     tokens = {who: json.loads(cli("users", "create", who, *options, "--json"))["token"]
               for who, options in (("steward", ("--role", "steward", "--org", "health")),
                                    ("member", ("--role", "member", "--project", "cardio")))}
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "connector", "serve", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text())
-            time.sleep(0.1)
-    try:
+    with serving(env, log=tmp_path / "serve.log") as (base, process):
         yield base, process, Path(env["CONNECTOR_HOME"]), {
             who: {"Authorization": f"Bearer {token}"} for who, token in tokens.items()}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def stage_as_member(base: str, headers: dict, url: str, fmt: str) -> str:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
 from tests.conftest import SCHEMAS, dataset_body
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.e2e.conftest import serving
 
 
 @pytest.fixture
@@ -29,24 +22,8 @@ def server(cli_env):
     cli("orgs", "create", "health")
     token = json.loads(cli("users", "create", "steward", "--role", "steward", "--org", "health",
                            "--json"))["token"]
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "connector", "serve", "--port", str(port)],
-                               env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("server did not start: " + process.stdout.read().decode())
-            time.sleep(0.1)
-    yield base, {"Authorization": f"Bearer {token}"}
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with serving(cli_env, start_seconds=30) as (base, _):
+        yield base, {"Authorization": f"Bearer {token}"}
 
 
 def test_register_over_http_then_find_it(server):
