@@ -392,7 +392,7 @@ def _validate_sources(config: Mapping[str, Any]) -> None:
 def _validate_dsp(config: Mapping[str, Any]) -> None:
     """The Dataspace Protocol participants against our own id; secrets are checked when the
     application starts."""
-    from connector.dsp.participants import parse_participants
+    from connector.participant_settings import parse_participants
 
     try:
         participants = parse_participants(config["DSP_PARTICIPANTS"])
