@@ -89,7 +89,7 @@ PENGUIN_POLICY = {
 
 def usage_control_and_staging(base: str, token: dict[str, str]) -> None:
     """Register real public data, attach an ODRL offer, agree, stage as Parquet, read, revoke."""
-    source = HOME / "sources" / "palmer" / "penguins-raw.csv"
+    source = HOME / "sources" / "polar" / "penguins-raw.csv"  # under its organisation's root
     source.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(penguins_csv(), source)
     source_rows = sum(1 for _ in source.open()) - 1
