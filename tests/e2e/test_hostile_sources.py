@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api.test_stagings import PERMIT
 from tests.conftest import dataset_body
 from tests.e2e.test_server import free_port
+from tests.factories import PERMIT
 
 DEPTH = 100_000
 HOSTILE = {
