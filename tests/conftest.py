@@ -1,5 +1,10 @@
 """Shared fixtures: a migrated database (SQLite by default, PostgreSQL when
-``CONNECTOR_TEST_DATABASE_URL`` names one), the app, and callers of every role."""
+``CONNECTOR_TEST_DATABASE_URL`` names one), the app, and callers of every role.
+
+The tree mirrors ``connector/``: the tests of ``connector/<package>/`` live in
+``tests/<package>/`` and those of a top-level module ``connector/<name>.py`` in
+``tests/test_<name>.py``. One exception: ``tests/e2e/`` holds whole-system journeys run
+through the real ``connector`` command and server."""
 
 from __future__ import annotations
 

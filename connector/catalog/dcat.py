@@ -22,7 +22,7 @@ FILE_TYPE_AUTHORITY = "http://publications.europa.eu/resource/authority/file-typ
 LICENCE_AUTHORITY = "http://publications.europa.eu/resource/authority/licence/"
 
 #: The EU data-theme codes the ``theme`` schema accepts, with the authority table's English
-#: labels (the export's ``skos:prefLabel``). ``tests/unit/test_schemas.py`` holds
+#: labels (the export's ``skos:prefLabel``). ``tests/test_schemas.py`` holds
 #: schemas/dcat.schema.json to exactly these codes.
 THEME_LABELS = {
     "AGRI": "Agriculture, fisheries, forestry and food", "ECON": "Economy and finance",

@@ -16,8 +16,8 @@ import pytest
 
 from connector.app import create_app
 from connector.worker import Worker
-from tests.api.test_stagings import agreement_for
 from tests.conftest import ProblemCheckingClient
+from tests.staging.test_api import agreement_for
 
 ROWS = 1_500_000
 

@@ -23,12 +23,12 @@ from connector.catalog.repository import DatasetRepository
 from connector.catalog.search import SearchQuery
 from connector.errors import Conflict, Forbidden
 from connector.identity.principal import OPERATOR, Principal
-from tests.harvest.conftest import LOOPBACK, run_once
-from tests.harvest.portal import Portal, package
-from tests.harvest.test_roundtrip import CKAN_PACKAGES
-from tests.harvest.test_runs import _Recorded
+from tests.catalog.harvest.conftest import LOOPBACK, run_once
+from tests.catalog.harvest.portal import Portal, package
+from tests.catalog.harvest.test_roundtrip import CKAN_PACKAGES
+from tests.catalog.harvest.test_runs import _Recorded
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 CATALOG_TABLES = ("dataset_search", "dataset_facets", "dataset_versions", "datasets", "audit_events")
 
 

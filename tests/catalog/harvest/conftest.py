@@ -14,9 +14,9 @@ from connector.catalog.harvest.settings import HarvestSettings
 from connector.db import utcnow
 from connector.identity import service as identity
 from connector.identity.principal import OPERATOR
+from tests.catalog.harvest.portal import Portal
 from tests.conftest import TABLES
 from tests.factories import Factories
-from tests.harvest.portal import Portal
 
 HARVEST_TABLES = ("harvest_records", "harvest_links", "harvest_runs", "harvest_sources")
 LOOPBACK = HarvestSettings(allowlist=("127.0.0.1",), lease_seconds=60)

@@ -18,9 +18,9 @@ from connector.catalog.models import Dataset
 from connector.catalog.search import SearchQuery
 from connector.db import utcnow
 from connector.identity.principal import OPERATOR
+from tests.catalog.harvest.conftest import LOOPBACK, run_once
+from tests.catalog.harvest.portal import package
 from tests.conftest import SCHEMAS, dataset_body
-from tests.harvest.conftest import LOOPBACK, run_once
-from tests.harvest.portal import package
 
 OUTCOMES = [str(outcome) for outcome in Outcome]
 

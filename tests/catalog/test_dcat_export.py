@@ -14,8 +14,7 @@ from connector.app import create_app
 from connector.catalog.dcat import ACCESS_RIGHT_AUTHORITY, FILE_TYPE_AUTHORITY, THEME_AUTHORITY
 from connector.catalog.rdf_export import DCAT, DCT, HYDRA, SKOS, SPDX, VCARD
 from connector.config import ConfigError, load_config
-from tests.conftest import Actors, ProblemCheckingClient, dataset_body
-from tests.unit.test_rdf_export import (
+from tests.catalog.test_rdf_export import (
     full_body,
     official_shapes,
     parse_rdf,
@@ -24,6 +23,7 @@ from tests.unit.test_rdf_export import (
     split_shapes,
     violations,
 )
+from tests.conftest import Actors, ProblemCheckingClient, dataset_body
 
 BASE = "http://localhost"
 CATALOG = URIRef(f"{BASE}/catalog")

@@ -8,9 +8,9 @@ import sys
 from connector.catalog.harvest import runs
 from connector.identity.principal import OPERATOR
 from connector.worker import Worker
+from tests.catalog.harvest.conftest import LOOPBACK
+from tests.catalog.harvest.portal import package
 from tests.factories import Factories
-from tests.harvest.conftest import LOOPBACK
-from tests.harvest.portal import package
 
 
 def test_a_worker_round_runs_one_harvest_run_and_leaves_the_next_for_the_next_round(

@@ -15,10 +15,10 @@ from connector.catalog.harvest import runs, sources
 from connector.catalog.harvest.models import RunState
 from connector.identity import service as identity
 from connector.identity.principal import OPERATOR
-from tests.harvest.conftest import LOOPBACK, run_once
-from tests.harvest.portal import Portal
-from tests.harvest.test_dcat_rdf_harvest import CKANEXT, MEDIA_TYPES, SEMIC, Ok, RdfServer, expected
-from tests.unit.test_rdf_export import official_shapes, parse_rdf, violations
+from tests.catalog.harvest.conftest import LOOPBACK, run_once
+from tests.catalog.harvest.portal import Portal
+from tests.catalog.harvest.test_dcat_rdf_harvest import CKANEXT, MEDIA_TYPES, SEMIC, Ok, RdfServer, expected
+from tests.catalog.test_rdf_export import official_shapes, parse_rdf, violations
 
 CKAN_PACKAGES = Path(CKANEXT).parent / "ckan"
 RDF_FILES = sorted([*CKANEXT.iterdir(), *(p for p in SEMIC.iterdir() if p.name != "context.jsonld")])

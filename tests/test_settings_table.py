@@ -10,7 +10,7 @@ import pytest
 
 from connector.config import SETTINGS, ConfigError, load_config, markdown_table
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- settings table:", "<!-- end of the settings table -->"
 
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from connector.identity import service as identity
+from tests.catalog.harvest.conftest import LOOPBACK
+from tests.catalog.harvest.portal import package
 from tests.conftest import SCHEMAS
-from tests.harvest.conftest import LOOPBACK
-from tests.harvest.portal import package
 
 
 @pytest.fixture

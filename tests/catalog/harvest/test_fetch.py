@@ -7,7 +7,7 @@ import pytest
 from connector.catalog.harvest.ckan import CkanHarvester
 from connector.catalog.harvest.fetch import FetchSettings, HttpFetch
 from connector.catalog.harvest.records import HarvestSourceSpec, PageError
-from tests.harvest.portal import package
+from tests.catalog.harvest.portal import package
 
 SEARCH = "/api/3/action/package_search?rows=10&start=0"
 

@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from connector.app import create_app
 from connector.catalog.harvest import sources
 from connector.identity.principal import OPERATOR
+from tests.catalog.harvest.conftest import HARVEST_TABLES
 from tests.conftest import dataset_body
 from tests.dsp.conftest import (
     HEALTH_OFFER,
@@ -46,7 +47,6 @@ from tests.dsp.conftest import (
     dsp_env,  # noqa: F401  (fixture)
 )
 from tests.factories import PERMIT
-from tests.harvest.conftest import HARVEST_TABLES
 
 MAX_EXAMPLES = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -11,8 +11,8 @@ from connector.catalog.harvest.ckan import package_record
 from connector.catalog.harvest.models import HarvestLink, HarvestRun
 from connector.catalog.harvest.records import change_stamp
 from connector.identity.principal import OPERATOR
-from tests.harvest.conftest import run_once
-from tests.harvest.portal import package
+from tests.catalog.harvest.conftest import run_once
+from tests.catalog.harvest.portal import package
 
 
 @pytest.mark.parametrize("raw,stamp", [
