@@ -26,54 +26,29 @@ over but not yet written (those being encoded included; 2 + 3 on 2 cores), whate
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from connector.staging.errors import SchemaMismatch, StagingError
-from connector.staging.sink import HashingFile
+from connector.staging.dictionary_encoding import dictionary_columns
+from connector.staging.errors import StagingError
+from connector.staging.parallel_parts import _ParallelParts, resolve_encode_threads
+from connector.staging.parts import PartInfo, WriteProgress, _Part
+from connector.staging.row_groups import MIB, RowGroups
 
-MIB = 1 << 20
+__all__ = ["PartInfo", "WriteProgress", "WriteResult", "pipelined", "write_parts"]
+
 PART_NAME = "part-{:05d}.parquet"
-MAX_ENCODE_THREADS = 4
 PART_ROW_GROUPS = 8
 PARALLEL_QUEUE_DEPTH = 3  # on 2 cores 3 beat 2; 4 (with 16-row-group parts) passed 300 MiB of RSS
 SERIAL_QUEUE_DEPTH = 2
-WRITE_BUFFER_BYTES = 1 << 20  # native buffer between the Parquet writer and the hashing sink
-
-
-@dataclass(frozen=True)
-class PartInfo:
-    """One written part file."""
-
-    name: str
-    path: str
-    rows: int
-    bytes: int
-    sha256: str
-    row_groups: int
-
-
-@dataclass(frozen=True)
-class WriteProgress:
-    """Totals so far, reported after every row group."""
-
-    rows: int
-    bytes: int
-    parts: int
-    row_groups: int
 
 
 @dataclass(frozen=True)
@@ -90,73 +65,6 @@ class WriteResult:
     @property
     def bytes(self) -> int:
         return sum(p.bytes for p in self.parts)
-
-
-class RowGroups:
-    """Coalesce a stream of batches into tables of about one row group each."""
-
-    def __init__(self, batches: Iterable[pa.RecordBatch], *, schema: pa.Schema | None = None,
-                 rows: int = 131_072, nbytes: int = 128 * MIB) -> None:
-        if rows <= 0 or nbytes <= 0:
-            raise ValueError("row group targets must be positive")
-        self.batches = batches
-        self.schema = schema
-        self.rows_target = rows
-        self.bytes_target = nbytes
-
-    def conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """``batch`` with exactly the fixed schema, or :class:`SchemaMismatch` naming a column."""
-        if isinstance(batch, pa.Table):
-            raise TypeError("write_parts takes record batches; use Table.to_batches()")
-        if self.schema is None:
-            self.schema = batch.schema
-        schema = self.schema
-        if batch.schema.equals(schema, check_metadata=False):
-            return pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
-                if batch.schema.metadata != schema.metadata else batch
-        if batch.schema.names != schema.names:
-            extra = [n for n in batch.schema.names if n not in schema.names]
-            missing = [n for n in schema.names if n not in batch.schema.names]
-            what = (f"column {extra[0]!r} is new" if extra else
-                    f"column {missing[0]!r} is missing" if missing else "the columns are in another order")
-            raise SchemaMismatch(f"record batch does not match the schema fixed by the first batch: {what}",
-                                 column=(extra or missing or [None])[0])
-        arrays = []
-        for target, array in zip(schema, batch.columns, strict=True):
-            if array.type != target.type:
-                try:
-                    array = array.cast(target.type, safe=True)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise SchemaMismatch(
-                        f"column {target.name!r} changed type from {target.type} to {array.type} "
-                        f"and cannot be cast safely: {exc}", column=target.name) from exc
-            if not target.nullable and array.null_count:
-                raise SchemaMismatch(f"column {target.name!r} is not nullable but has nulls",
-                                     column=target.name)
-            arrays.append(array)
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-    def __iter__(self) -> Iterator[pa.Table]:
-        buffered: list[pa.RecordBatch] = []
-        rows = size = 0
-        for incoming in self.batches:
-            batch = self.conform(incoming)
-            while batch.num_rows:
-                per_row = batch.nbytes / batch.num_rows
-                room = self.rows_target - rows
-                if per_row:
-                    room = min(room, max(1, int((self.bytes_target - size) / per_row)))
-                piece = batch if batch.num_rows <= room else batch.slice(0, room)
-                batch = batch.slice(piece.num_rows)
-                buffered.append(piece)
-                rows += piece.num_rows
-                size += piece.nbytes
-                if rows >= self.rows_target or size >= self.bytes_target:
-                    yield pa.Table.from_batches(buffered, schema=self.schema)
-                    buffered, rows, size = [], 0, 0
-        if buffered:
-            yield pa.Table.from_batches(buffered, schema=self.schema)
-
 
 class _Failed:
     def __init__(self, exc: BaseException) -> None:
@@ -212,266 +120,6 @@ def pipelined(items: Iterable[Any], *, depth: int = 2, name: str = "connector-st
     finally:
         stop.set()
         thread.join(timeout=5)
-
-
-class _Part:
-    """One open part file: ParquetWriter into a native buffer in front of the hashing sink.
-
-    The buffer matters for speed: the Parquet writer makes about 145 small writes per row
-    group (page headers, pages), and each write into a Python file object takes the GIL, which
-    the reader and parser threads hold often; with ``WRITE_BUFFER_BYTES`` buffered natively the
-    sink sees a few large writes (on 2 cores the process went from 1.63 to 1.75 busy cores).
-    """
-
-    def __init__(self, fs: AbstractFileSystem, path: str, name: str, schema: pa.Schema,
-                 parquet_options: dict[str, Any], *, fsync: bool, block_size: int | None) -> None:
-        self.path, self.name, self.fs = path, name, fs
-        open_options = {"block_size": block_size} if block_size else {}
-        self.sink = HashingFile(fs.open(path, "wb", **open_options), fsync=fsync)
-        try:
-            self.out = pa.BufferedOutputStream(pa.PythonFile(self.sink, mode="w"), WRITE_BUFFER_BYTES)
-            self.writer = pq.ParquetWriter(self.out, schema, **parquet_options)
-        except BaseException:
-            self.sink.discard()
-            raise
-        self.rows = self.row_groups = 0
-
-    @property
-    def size(self) -> int:
-        """Bytes written so far, buffered ones included."""
-        return self.out.tell()
-
-    def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        self.rows += table.num_rows
-        self.row_groups += 1
-
-    def close(self) -> PartInfo:
-        self.writer.close()
-        self.out.close()  # flushes the buffer and closes the sink (fsync, commit)
-        self.sink.close()
-        return PartInfo(self.name, self.path, self.rows, self.sink.size, self.sink.hash.hexdigest(),
-                        self.row_groups)
-
-    def discard(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-        self.sink.discard()  # first, so the buffer's last flush is refused, not committed
-        with contextlib.suppress(Exception):
-            self.out.close()
-        with contextlib.suppress(Exception):
-            self.fs.rm(self.path)
-
-
-DICTIONARY_MAX_DISTINCT = 0.5  # distinct / non-null values above which a text column is written plain
-DICTIONARY_MIN_SAMPLE = 1024   # fewer non-null values in the first row group: no decision, keep it
-
-
-def dictionary_columns(schema: pa.Schema, sample: pa.Table | None = None) -> list[str]:
-    """Columns worth dictionary-encoding in Parquet: text, binary and dictionary columns.
-
-    With ``sample`` (the first row group), a text or binary column is left out when more than
-    ``DICTIONARY_MAX_DISTINCT`` of its non-null values there are distinct: Parquet would fill
-    the dictionary page, fall back to plain encoding and have spent the hashing for nothing
-    (about 7% of the encoding CPU and 3% more bytes on the benchmark's SKU column).
-    Dictionary-typed columns are always kept.
-    """
-    def wanted(t: pa.DataType) -> bool:
-        return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
-                or pa.types.is_large_binary(t) or pa.types.is_dictionary(t)
-                or str(t) in ("string_view", "binary_view"))
-    names = [f.name for f in schema if wanted(f.type)]
-    if sample is None:
-        return names
-    return [name for name in names if _repeats(sample.column(name))]
-
-
-def _repeats(column: pa.ChunkedArray) -> bool:
-    """Whether the values of ``column`` repeat enough for a dictionary to pay (see above)."""
-    if pa.types.is_dictionary(column.type):
-        return True
-    values = len(column) - column.null_count
-    if values < DICTIONARY_MIN_SAMPLE:
-        return True
-    try:
-        distinct = pc.count_distinct(column).as_py()
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):  # a type without a hash kernel
-        return True
-    return distinct <= DICTIONARY_MAX_DISTINCT * values
-
-
-def resolve_encode_threads(value: int | None = None) -> int:
-    """Parquet encoding threads: ``value`` (the ``PARQUET_ENCODE_THREADS`` setting, passed in by
-    the staging service), else half the CPUs (at most :data:`MAX_ENCODE_THREADS`). 1: one part at
-    a time, in the calling thread.
-
-    Half: the parsers take the other cores. On 2 cores a second encoder measured no faster than
-    one (1.10x vs 1.08x the best anchor, docs/staging.md) and wrote 9 parts per GiB instead of
-    one, so 2-core machines keep the single encoder."""
-    if value is not None:
-        if value < 1:
-            raise ValueError("encode_threads must be 1 (one part at a time) or more")
-        return value
-    return max(1, min((os.cpu_count() or 1) // 2, MAX_ENCODE_THREADS))
-
-
-_STOP = object()
-_FINISH = object()
-ROW_GROUP_OVERHEAD = 64 * 1024  # page headers, statistics: added to the bound of a row group's bytes
-
-
-class _PartEncoder:
-    """One part encoded by a thread of ``pool``: the row groups handed to it, in the order handed.
-
-    The thread reports to ``events``: ``("written", self, rows, size)`` after each row group,
-    ``("closed", self, PartInfo)`` once the part is closed, ``("failed", self, exc)`` (the part
-    discarded). ``_STOP`` makes it discard the part and end.
-    """
-
-    def __init__(self, index: int, make_part: Callable[[int], _Part], events: queue.SimpleQueue[Any],
-                 pool: ThreadPoolExecutor) -> None:
-        self.index = index
-        self.events = events
-        self.make_part = make_part
-        self.tables: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.assigned = 0  # row groups handed over
-        self.size = 0  # bytes written, as last reported
-        self.bounds: collections.deque[int] = collections.deque()  # per row group not yet written
-        pool.submit(self._run)
-
-    @property
-    def size_bound(self) -> int:
-        """An upper bound of the part's size once every row group handed over is written."""
-        return self.size + sum(self.bounds)
-
-    def put(self, table: pa.Table) -> None:
-        self.assigned += 1
-        self.bounds.append(2 * table.nbytes + ROW_GROUP_OVERHEAD)
-        self.tables.put(table)
-
-    def finish(self) -> None:
-        self.tables.put(_FINISH)
-
-    def stop(self) -> None:
-        self.tables.put(_STOP)
-
-    def _run(self) -> None:
-        part: _Part | None = None
-        try:
-            part = self.make_part(self.index)
-            while True:
-                item = self.tables.get()
-                if item is _STOP:
-                    break
-                if item is _FINISH:
-                    info, part = part.close(), None
-                    self.events.put(("closed", self, info))
-                    return
-                part.write(item)
-                rows, item = item.num_rows, None  # not held while waiting for the next one
-                self.events.put(("written", self, rows, part.size))
-        except BaseException as exc:  # noqa: BLE001  (handed to the calling thread, re-raised there)
-            if part is not None:
-                part.discard()  # before reporting: the caller's abort may remove the prefix next
-            self.events.put(("failed", self, exc))
-            return
-        if part is not None:
-            part.discard()
-
-
-class _ParallelParts:
-    """The calling thread's side of parallel encoding: hand row groups to parts, in order, with at
-    most ``threads`` parts open and ``in_flight`` row groups handed over but not yet written."""
-
-    def __init__(self, make_part: Callable[[int], _Part], *, threads: int, in_flight: int,
-                 part_row_groups: int, max_part_bytes: int,
-                 on_row_group: Callable[[WriteProgress], None] | None) -> None:
-        self.make_part = make_part
-        self.threads, self.in_flight_max = threads, in_flight
-        self.part_row_groups, self.max_part_bytes = part_row_groups, max_part_bytes
-        self.on_row_group = on_row_group
-        self.events: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # One thread per open part, reused from part to part.
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="connector-parquet")
-        self.active: list[_PartEncoder] = []  # started and not yet closed, in part order
-        self.current: _PartEncoder | None = None  # the part row groups are handed to
-        self.parts: dict[int, PartInfo] = {}
-        self.started = self.in_flight = self.rows = self.row_groups = self.closed_bytes = 0
-
-    def put(self, table: pa.Table) -> None:
-        self._drain()
-        if self.current is not None and self._full(self.current):
-            self.current.finish()
-            self.current = None
-        if self.current is None:
-            while len(self.active) >= self.threads:
-                self._wait()
-            self.current = _PartEncoder(self.started, self.make_part, self.events, self.pool)
-            self.active.append(self.current)
-            self.started += 1
-        while self.in_flight >= self.in_flight_max:
-            self._wait()
-        self.current.put(table)
-        self.in_flight += 1
-
-    def _full(self, part: _PartEncoder) -> bool:
-        """The serial rule (a part is closed once its size reaches the bound), decided on the
-        exact size: when the bound of what is still being encoded could reach it, wait for it."""
-        if part.assigned >= self.part_row_groups:
-            return True
-        while part.bounds and part.size_bound >= self.max_part_bytes:
-            self._wait()
-        return part.size >= self.max_part_bytes
-
-    def finish(self) -> tuple[PartInfo, ...]:
-        """Close the last part, wait for every part; the parts in order."""
-        if self.current is not None:
-            self.current.finish()
-            self.current = None
-        while self.active:
-            self._wait()
-        self.pool.shutdown(wait=True)
-        return tuple(self.parts[i] for i in sorted(self.parts))
-
-    def abort(self) -> None:
-        """Stop every part still open (each discards its file) and wait for their threads."""
-        for part in self.active:
-            part.stop()
-        self.pool.shutdown(wait=True, cancel_futures=True)  # a part not started yet opens nothing
-        self.active, self.current = [], None
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-            self._handle(event)
-
-    def _wait(self) -> None:
-        self._handle(self.events.get())
-
-    def _handle(self, event: tuple[Any, ...]) -> None:
-        kind, part, *rest = event
-        if kind == "failed":
-            self.active.remove(part)
-            if self.current is part:
-                self.current = None
-            raise rest[0]
-        if kind == "closed":
-            self.parts[part.index] = rest[0]
-            self.closed_bytes += rest[0].bytes
-            self.active.remove(part)
-            return
-        rows, part.size = rest
-        part.bounds.popleft()
-        self.in_flight -= 1
-        self.rows += rows
-        self.row_groups += 1
-        if self.on_row_group is not None:
-            size = self.closed_bytes + sum(p.size for p in self.active)
-            self.on_row_group(WriteProgress(self.rows, size, self.started, self.row_groups))
-
 
 def write_parts(
     batches: Iterable[pa.RecordBatch],

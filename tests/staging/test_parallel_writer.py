@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
+from connector.staging.parallel_parts import resolve_encode_threads
 from connector.staging.storage import StorageTier
-from connector.staging.writer import resolve_encode_threads, write_parts
+from connector.staging.writer import write_parts
 from tests.staging.conftest import make_batch, make_batches, peak_arrow_memory, stage
 
 
@@ -137,7 +138,7 @@ def test_the_quota_stops_a_parallel_write_and_progress_counts_rows_written(tmp_p
 def test_row_groups_in_flight_are_bounded_while_encoding_lags(tmp_path, monkeypatch):
     # Every page reaches the slow file at once, as without the writer's native buffer, which
     # would otherwise hold these small row groups until a part closes and let the encoders keep up.
-    monkeypatch.setattr("connector.staging.writer.WRITE_BUFFER_BYTES", 16)
+    monkeypatch.setattr("connector.staging.parts.WRITE_BUFFER_BYTES", 16)
     pulled = written = 0
     ahead = []
 

@@ -208,7 +208,7 @@ def test_the_pipelined_reader_stops_its_thread_when_the_consumer_stops():
 
 
 def test_a_discarded_part_sends_none_of_its_buffered_bytes_to_the_storage_tier(tmp_path):
-    from connector.staging.writer import _Part
+    from connector.staging.parts import _Part
 
     table = pa.Table.from_batches([make_batch(0, 500)])
     part = _Part(fsspec.filesystem("file"), str(tmp_path / "part-00000.parquet"), "part-00000.parquet",
