@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import RESULTS_DIR
 
 from connector.policies.evaluator import RequestContext, evaluate
-from connector.policies.odrl import parse_policy
+from connector.policies.odrl_jsonld import parse_policy
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from connector.dsp import CONTEXT
 from connector.dsp.messages import InvalidMessage, message_schemas
-from connector.policies.odrl import PolicyInvalid, parse_policy
+from connector.policies.odrl_jsonld import PolicyInvalid, parse_policy
 
 PULL_FORMAT = "HttpData-PULL"
 PUSH_FORMAT = "AmazonS3-PUSH"

@@ -11,8 +11,11 @@ value, and it never permits. The outcome:
   ``obtainConsent`` ...) that is not yet recorded as fulfilled;
 * ``deny`` - otherwise, and always for a policy that is void: its conflict strategy is
   ``invalid`` (stated, or by default) and a permission and a prohibition conflict
-  (:func:`~connector.policies.odrl.conflicts`). Duties of the granting permission, and
+  (:func:`~connector.policies.odrl_conflicts.conflicts`). Duties of the granting permission, and
   policy obligations, become the agreement's :class:`Obligation` values.
+
+It is one piece because each check builds its :class:`Node` of the explanation in the same
+step that decides it: evaluation and explanation are one recursive walk, not two passes.
 """
 
 from __future__ import annotations
@@ -31,10 +34,9 @@ from connector.policies.odrl import (
     LogicalConstraint,
     Policy,
     Rule,
-    bare_term,
-    conflicts,
-    rule_to_jsonld,
 )
+from connector.policies.odrl_conflicts import conflicts
+from connector.policies.odrl_jsonld import bare_term, rule_to_jsonld
 
 
 class State(enum.StrEnum):

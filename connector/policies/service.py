@@ -32,14 +32,9 @@ from connector.policies.models import (
     RequestState,
 )
 from connector.policies.odrl import Conflict as ConflictStrategy
-from connector.policies.odrl import (
-    Policy,
-    PolicyInvalid,
-    PolicyType,
-    conflicts,
-    parse_policy,
-    to_jsonld,
-)
+from connector.policies.odrl import Policy, PolicyType
+from connector.policies.odrl_conflicts import conflicts
+from connector.policies.odrl_jsonld import PolicyInvalid, parse_policy, to_jsonld
 from connector.policies.operands import parse_datetime, parse_duration
 from connector.uow import UnitOfWork
 

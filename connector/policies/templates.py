@@ -1,8 +1,8 @@
 """Ready-made offers a steward can attach to a dataset, as ODRL JSON-LD documents.
 
 Each template returns a DSP-style ``Offer`` (no target: the dataset it is attached to is the
-target) and checks it with :func:`~connector.policies.odrl.parse_policy`, so bad parameters
-fail here with :class:`~connector.policies.odrl.PolicyInvalid`.
+target) and checks it with :func:`~connector.policies.odrl_jsonld.parse_policy`, so bad parameters
+fail here with :class:`~connector.policies.odrl_jsonld.PolicyInvalid`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from connector.policies.odrl import parse_policy
+from connector.policies.odrl_jsonld import parse_policy
 from connector.policies.operands import SITE_PROFILE
 
 # Secondary-use purposes of the European Health Data Space regulation (EU) 2025/327, Art. 53.

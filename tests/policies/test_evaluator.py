@@ -20,7 +20,7 @@ from connector.policies.evaluator import (
     State,
     evaluate,
 )
-from connector.policies.odrl import parse_policy
+from connector.policies.odrl_jsonld import parse_policy
 from connector.policies.operands import SITE_PROFILE
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)

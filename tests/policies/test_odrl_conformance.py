@@ -31,7 +31,7 @@ from connector.policies.evaluator import (
     State,
     evaluate,
 )
-from connector.policies.odrl import PolicyInvalid, parse_policy
+from connector.policies.odrl_jsonld import PolicyInvalid, parse_policy
 
 SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "odrl-test-suite"
 DATA = SUITE / "data"

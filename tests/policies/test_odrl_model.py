@@ -16,14 +16,12 @@ from connector.policies.odrl import (
     LogicalConstraint,
     LogicalOperand,
     Policy,
-    PolicyInvalid,
     PolicyType,
     Rule,
     RuleKind,
-    conflicts,
-    parse_policy,
-    to_jsonld,
 )
+from connector.policies.odrl_conflicts import conflicts
+from connector.policies.odrl_jsonld import PolicyInvalid, parse_policy, to_jsonld
 from connector.schemas import SchemaStore
 
 REPO = Path(__file__).resolve().parents[2]
