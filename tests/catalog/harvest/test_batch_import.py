@@ -16,7 +16,7 @@ from sqlalchemy import event, select, text
 
 from connector.audit import AuditEvent
 from connector.catalog import service as catalog
-from connector.catalog.harvest import ckan, importer, runs, sources
+from connector.catalog.harvest import ckan_map, importer, runs, sources
 from connector.catalog.harvest.records import RemoteRecord
 from connector.catalog.models import Dataset, DatasetFacet, DatasetVersion
 from connector.catalog.repository import DatasetRepository
@@ -38,13 +38,13 @@ def _documents() -> list[dict]:
     for i in range(6):
         tags = [{"name": "air quality"}, {"name": f"tag {i}"}, {"name": "air quality"}]
         extra = {"tags": tags} if i % 2 else {}
-        documents.append(ckan.map_package(package(i, **extra), "https://portal.example.eu")[0])
+        documents.append(ckan_map.map_package(package(i, **extra), "https://portal.example.eu")[0])
     for path in sorted(CKAN_PACKAGES.glob("*.json")):
         loaded = json.loads(path.read_text())
         for n, pkg in enumerate(loaded if isinstance(loaded, list) else [loaded]):
             if isinstance(pkg, dict) and ("id" in pkg or "name" in pkg):
                 pkg = {**pkg, "id": pkg.get("id") or f"{path.stem}-{n}"}
-                document = ckan.map_package(pkg, "https://portal.example.eu")[0]
+                document = ckan_map.map_package(pkg, "https://portal.example.eu")[0]
                 document["identifier"] = f"{document['identifier']}#{path.stem}-{n}"  # one each
                 documents.append(document)
     for path in sorted((SCHEMAS / "examples" / "dataset" / "valid").glob("*.json")):
@@ -201,7 +201,7 @@ def test_the_fast_schema_check_decides_as_the_full_one():
     documents = _documents()
     for path in sorted((SCHEMAS / "examples").glob("dataset*/*/*.json")):
         documents.append(json.loads(path.read_text()))
-    documents += [ckan.map_package(package(i, title=t), "https://p.example.eu")[0]
+    documents += [ckan_map.map_package(package(i, title=t), "https://p.example.eu")[0]
                   for i, t in enumerate(["x", "x" * 30000])]
     junk = [None, 0, 1.5, True, "", "not a date", "2025-13-45", "http://", [], {}, {"en": ""}, ["x"],
             {"zz-!": "x"}]

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from connector.catalog.harvest.ckan import map_package, package_record, solr_date
+from connector.catalog.harvest.ckan import package_record, solr_date
+from connector.catalog.harvest.ckan_map import map_package
 from tests.conftest import SCHEMAS, SHARED
 
 EXAMPLES = sorted((SHARED / "standards" / "ckanext-dcat-examples" / "ckan").glob("*.json"))
