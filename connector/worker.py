@@ -8,7 +8,7 @@ The loop claims; each staging job and harvest run then executes in a child proce
 limits of ``JOB_MEMORY_LIMIT``, ``JOB_CPU_SECONDS`` and ``JOB_OPEN_FILES`` (see
 :mod:`connector.sandbox`), so a source that crashes its parser or eats the machine's memory
 ends that child, not ``connector serve``. The loop keeps owning the job's state: when the child
-dies, it records the failure with the cause (:func:`connector.staging.service.worker_died`).
+dies, it records the failure with the cause (:func:`connector.staging.runner.worker_died`).
 
 A composition root like :mod:`connector.app`: it drives staging, harvest runs and the DSP
 outbox, so it sits above all of them (setup.cfg, the ``layers`` contract).
@@ -26,7 +26,7 @@ from typing import Any
 from connector import sandbox
 from connector.db import make_engine, make_session_factory, utcnow
 from connector.identity.principal import OPERATOR
-from connector.staging import service
+from connector.staging import expiry, jobs, runner
 from connector.staging.settings import StagingSettings
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
@@ -66,7 +66,7 @@ class Worker:
         (a portal run can take hours: the next round's staging jobs go first). Returns the
         staging jobs run."""
         tier = StorageTier.from_url(self.settings.storage_url, **self.settings.storage_options)
-        service.remove_ended(self.uow(), self.settings, now=utcnow(), tier=tier)
+        expiry.remove_ended(self.uow(), self.settings, now=utcnow(), tier=tier)
         if self._ticks % self.gc_every == 0:
             removed = tier.collect_garbage()
             if removed:
@@ -74,7 +74,7 @@ class Worker:
         self._ticks += 1
         ran = 0
         while not self.stop.is_set():
-            job_id = service.claim_job(self.uow(), self.name, self.settings, now=utcnow())
+            job_id = runner.claim_job(self.uow(), self.name, self.settings, now=utcnow())
             if job_id is None:
                 break
             job = self._run_job(job_id, tier)
@@ -88,15 +88,15 @@ class Worker:
     def _run_job(self, job_id: str, tier: StorageTier):  # -> StagingJob
         limits = self.settings.isolation
         if limits is None:
-            return service.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
-                                   tier=tier)
+            return runner.run_job(self.uow(), job_id, self.name, self.settings, clock=utcnow,
+                                  tier=tier)
         outcome = sandbox.run("connector.worker:run_job_in_child", self.database_url, job_id,
                               self.name, self.settings, limits=limits)
         if not outcome.ok:
             log.warning("job %s: %s", job_id, outcome.cause)
-            return service.worker_died(self.uow(), job_id, self.name, outcome.cause or "",
-                                       self.settings, clock=utcnow)
-        return service.get_job(self.uow(), OPERATOR, job_id)
+            return runner.worker_died(self.uow(), job_id, self.name, outcome.cause or "",
+                                      self.settings, clock=utcnow)
+        return jobs.get_job(self.uow(), OPERATOR, job_id)
 
     def _harvest(self) -> int:
         """Queue due scheduled harvest runs and run the oldest queued one. Returns the runs run."""
@@ -146,7 +146,7 @@ def _child_uow(database_url: str) -> UnitOfWork:
 def run_job_in_child(database_url: str, job_id: str, worker: str, settings: StagingSettings) -> None:
     """Run a job the parent claimed under ``worker``; the job row records how it ended."""
     logging.basicConfig(level=logging.INFO)
-    service.run_job(_child_uow(database_url), job_id, worker, settings, clock=utcnow)
+    runner.run_job(_child_uow(database_url), job_id, worker, settings, clock=utcnow)
 
 
 def run_harvest_in_child(database_url: str, run_id: str, worker: str, settings: Any) -> None:

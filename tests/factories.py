@@ -23,7 +23,7 @@ from connector.identity import service as identity
 from connector.identity.principal import OPERATOR, Principal
 from connector.policies import service as policies
 from connector.policies.models import Agreement, Offer, RequestState
-from connector.staging import service as staging
+from connector.staging import jobs, runner
 from connector.staging.models import JobState, StagingJob
 from connector.uow import UnitOfWork
 from tests.conftest import Actors, ProblemCheckingClient, dataset_body
@@ -108,8 +108,8 @@ class Factories:
                     **agreement: Any) -> StagingJob:
         """A queued staging job of the agreement (a new one, made with ``agreement``, if none)."""
         agreement_id = agreement_id or self.agreement(**agreement).id
-        job, _ = staging.request_staging(self.uow, self.principal(member), agreement_id,
-                                         self.staging, now=utcnow())
+        job, _ = jobs.request_staging(self.uow, self.principal(member), agreement_id,
+                                      self.staging, now=utcnow())
         return job
 
     def published_staging(self, agreement_id: str | None = None, *, member: str = "member",
@@ -118,8 +118,8 @@ class Factories:
         published on the tier. Asserts that it was published."""
         job = self.staging_job(agreement_id, member=member, **agreement)
         worker = "factory-" + uuid.uuid4().hex[:8]
-        assert staging.claim_job(self.uow, worker, self.staging, now=utcnow(), job_id=job.id) == job.id
-        done = staging.run_job(self.uow, job.id, worker, self.staging, clock=utcnow)
+        assert runner.claim_job(self.uow, worker, self.staging, now=utcnow(), job_id=job.id) == job.id
+        done = runner.run_job(self.uow, job.id, worker, self.staging, clock=utcnow)
         assert done.state == JobState.PUBLISHED, done.error
         return done
 

@@ -53,8 +53,8 @@ def test_missing_settings_file_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 3])
 def test_csv_parse_threads_setting_reaches_the_source_reader(tmp_path, threads):
-    from connector.staging.service import source_spec
     from connector.staging.settings import StagingSettings
+    from connector.staging.source import source_spec
 
     config = load_config({"HOME": str(tmp_path), "CSV_PARSE_THREADS": threads})
     settings = StagingSettings.from_config(config)

@@ -37,22 +37,23 @@ def _line(job: dict[str, Any]) -> str:
 def stage(ctx: Context, agreement_id: str, wait: bool, as_json: bool) -> None:
     """Stage the dataset version of AGREEMENT_ID into the storage tier as Parquet."""
     from connector.db import utcnow
-    from connector.staging import serialize, service
+    from connector.staging import jobs, runner, serialize
+    from connector.staging.repository import ACTIVE_STATES
     from connector.worker import worker_name
 
     settings = ctx.extension.staging
-    job, _ = service.request_staging(ctx.uow(), _operator(), agreement_id, settings, now=utcnow())
+    job, _ = jobs.request_staging(ctx.uow(), _operator(), agreement_id, settings, now=utcnow())
     if wait:
         name = worker_name()
         deadline = time.monotonic() + 24 * 3600
-        while job.state in service.ACTIVE_STATES and time.monotonic() < deadline:
-            claimed = service.claim_job(ctx.uow(), name, settings, now=utcnow(), job_id=job.id)
+        while job.state in ACTIVE_STATES and time.monotonic() < deadline:
+            claimed = runner.claim_job(ctx.uow(), name, settings, now=utcnow(), job_id=job.id)
             if claimed:
-                job = service.run_job(ctx.uow(), claimed, name, settings, clock=utcnow)
+                job = runner.run_job(ctx.uow(), claimed, name, settings, clock=utcnow)
             else:  # running under another worker, or waiting out a back-off
                 time.sleep(1)
-                job = service.get_job(ctx.uow(), _operator(), job.id)
-    shown = serialize.job(service.get_job(ctx.uow(), _operator(), job.id))
+                job = jobs.get_job(ctx.uow(), _operator(), job.id)
+    shown = serialize.job(jobs.get_job(ctx.uow(), _operator(), job.id))
     emit(as_json, shown, _line(shown))
     if shown["state"] in ("failed", "cancelled"):
         sys.exit(1)
@@ -71,9 +72,9 @@ def stagings() -> None:
 @handle_errors
 def stagings_list(ctx: Context, state: str | None, as_json: bool) -> None:
     """List staging jobs."""
-    from connector.staging import serialize, service
+    from connector.staging import jobs, serialize
 
-    items = [serialize.job(j) for j in service.list_jobs(ctx.uow(), _operator(), state)]
+    items = [serialize.job(j) for j in jobs.list_jobs(ctx.uow(), _operator(), state)]
     emit(as_json, items, "\n".join(_line(i) for i in items))
 
 
@@ -83,9 +84,9 @@ def stagings_list(ctx: Context, state: str | None, as_json: bool) -> None:
 @handle_errors
 def stagings_show(ctx: Context, job_id: str) -> None:
     """Show one staging job (JSON)."""
-    from connector.staging import serialize, service
+    from connector.staging import jobs, serialize
 
-    click.echo(json.dumps(serialize.job(service.get_job(ctx.uow(), _operator(), job_id)), indent=2))
+    click.echo(json.dumps(serialize.job(jobs.get_job(ctx.uow(), _operator(), job_id)), indent=2))
 
 
 @stagings.command("cancel")
@@ -95,9 +96,9 @@ def stagings_show(ctx: Context, job_id: str) -> None:
 def stagings_cancel(ctx: Context, job_id: str) -> None:
     """Cancel a queued or running job."""
     from connector.db import utcnow
-    from connector.staging import service
+    from connector.staging import jobs
 
-    service.cancel_job(ctx.uow(), _operator(), job_id, now=utcnow())
+    jobs.cancel_job(ctx.uow(), _operator(), job_id, now=utcnow())
     click.echo(f"{job_id} cancelled")
 
 

@@ -28,7 +28,7 @@ from connector.dsp.transfer_steps import T, TransferRuntime, ack, terminate
 from connector.errors import ConnectorError, NotFound
 from connector.identity.models import Project
 from connector.identity.principal import Principal
-from connector.staging import service as staging
+from connector.staging import jobs as staging
 from connector.uow import UnitOfWork
 
 

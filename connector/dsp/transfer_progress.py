@@ -15,8 +15,9 @@ from connector.dsp.negotiation_steps import agreement_ended
 from connector.dsp.process import move, pids, set_state
 from connector.dsp.states import Role
 from connector.dsp.transfer_steps import OPEN, T, TransferRuntime, send, terminate
-from connector.staging import service as staging
+from connector.staging import runner as staging
 from connector.staging.models import JobState
+from connector.staging.repository import ACTIVE_STATES
 from connector.uow import UnitOfWork
 
 
@@ -35,7 +36,7 @@ def advance(uow: UnitOfWork, runtime: TransferRuntime, *, worker: str = "dsp-tra
         rows = uow.transfers.waiting_on_staging()
     if runtime.run_jobs_inline:
         for _, _, job_id, job_state in rows:
-            if job_state in staging.ACTIVE_STATES:
+            if job_state in ACTIVE_STATES:
                 _run_job(uow, runtime, job_id, worker)
     moved = 0
     now = runtime.clock()

@@ -35,7 +35,7 @@ from connector.dsp.states import Role
 from connector.dsp.transfer_steps import TransferRuntime, ack, first_state, send, terminate, token_hash
 from connector.errors import ConnectorError, NotFound
 from connector.policies.models import Agreement
-from connector.staging import service as staging
+from connector.staging import jobs as staging
 from connector.staging.models import JobState
 from connector.uow import UnitOfWork
 

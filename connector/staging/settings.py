@@ -46,7 +46,7 @@ class StagingSettings:
 
     @property
     def source_options(self) -> SourceOptions:
-        """How :func:`connector.staging.service.open_stream` opens a source."""
+        """How :func:`connector.staging.source.open_stream` opens a source."""
         return SourceOptions(roots=self.source_roots, allowlist=self.source_allowlist,
                              s3_endpoint_url=self.s3_endpoint_url,
                              s3_use_instance_metadata=self.s3_use_instance_metadata,

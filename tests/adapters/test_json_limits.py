@@ -18,8 +18,8 @@ from connector.adapters import adapter_for
 from connector.adapters.base import SourceSpec
 from connector.adapters.errors import SourceTooLarge
 from connector.config import load_config
-from connector.staging.service import source_spec
 from connector.staging.settings import StagingSettings
+from connector.staging.source import source_spec
 
 REPO = Path(__file__).resolve().parents[2]
 DEEP = 100_000

@@ -8,7 +8,7 @@ import pytest
 
 from connector.adapters.errors import SourceRefused
 from connector.app import create_app
-from connector.staging.service import open_stream, source_spec
+from connector.staging.source import open_stream, source_spec
 from tests.conftest import ProblemCheckingClient, dataset_body
 
 

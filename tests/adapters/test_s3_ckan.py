@@ -147,8 +147,8 @@ def test_the_api_token_goes_to_the_portal_only(http_server: Loopback, second_ser
 def test_the_api_token_setting_reaches_the_portal_and_the_environment_alone_does_not(
         http_server: Loopback, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from connector.config import load_config
-    from connector.staging.service import open_stream
     from connector.staging.settings import StagingSettings
+    from connector.staging.source import open_stream
 
     http_server.resources["own"] = {"url": http_server.url("/files/sample.csv"), "format": "CSV"}
     url = f"ckan+http://127.0.0.1:{http_server.port}/own"

@@ -19,7 +19,7 @@ from connector import client as training
 from connector.app import create_app
 from connector.audit import AuditEvent
 from connector.db import utcnow
-from connector.staging import service
+from connector.staging import expiry, runner
 from connector.staging.models import StagingJob
 from connector.worker import Worker
 from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
@@ -132,7 +132,7 @@ def test_revoked_agreement_removes_the_staged_data_with_an_audit_event(
 
 def test_expired_agreement_removes_the_staged_data(client, actors, make, source, uow):
     job = make.published_staging(source=source.as_uri())
-    removed = service.remove_ended(uow, make.staging, now=utcnow() + dt.timedelta(days=31))
+    removed = expiry.remove_ended(uow, make.staging, now=utcnow() + dt.timedelta(days=31))
     assert [j.id for j in removed] == [job.id]
     assert shown(client, actors, job.id)["state"] == "removed"
 
@@ -196,11 +196,11 @@ def test_transient_source_failure_is_retried_with_back_off_then_fails(client, ac
 def test_a_lapsed_lease_lets_another_worker_take_the_job(make, source, uow):
     job = make.staging_job(source=source.as_uri())
     settings, now = make.staging, utcnow()
-    assert service.claim_job(uow, "dead-worker", settings, now=now) == job.id
-    assert service.claim_job(uow, "other", settings, now=now) is None
+    assert runner.claim_job(uow, "dead-worker", settings, now=now) == job.id
+    assert runner.claim_job(uow, "other", settings, now=now) is None
     later = now + dt.timedelta(seconds=settings.lease_seconds + 1)
-    assert service.claim_job(uow, "other", settings, now=later) == job.id
-    done = service.run_job(uow, job.id, "other", settings, clock=utcnow)
+    assert runner.claim_job(uow, "other", settings, now=later) == job.id
+    done = runner.run_job(uow, job.id, "other", settings, clock=utcnow)
     assert done.state == "published" and done.attempts == 2
 
 

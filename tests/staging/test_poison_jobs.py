@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connector.audit import AuditEvent
 from connector.db import utcnow
-from connector.staging import service
+from connector.staging import runner
 from connector.staging.models import JobState, StagingJob
 from connector.staging.storage import StorageTier
 from tests.staging.test_api import agreement_for, app, client, write_csv  # noqa: F401
@@ -49,29 +49,29 @@ def audit_actions(uow, job_id):
 
 def test_a_job_whose_child_died_twice_fails_with_the_cause_and_an_audit_event(uow, job_id, settings):
     now = utcnow()
-    assert service.claim_job(uow, WORKER, settings, now=now) == job_id
-    first = service.worker_died(uow, job_id, WORKER, "the worker was killed by signal 11 (SIGSEGV)",
-                                settings, clock=lambda: now)
+    assert runner.claim_job(uow, WORKER, settings, now=now) == job_id
+    first = runner.worker_died(uow, job_id, WORKER, "the worker was killed by signal 11 (SIGSEGV)",
+                               settings, clock=lambda: now)
     assert first.state == JobState.QUEUED and first.crashes == 1
-    assert service.claim_job(uow, WORKER, settings, now=now) == job_id
-    second = service.worker_died(uow, job_id, WORKER, "the worker was killed by signal 11 (SIGSEGV)",
-                                 settings, clock=lambda: now)
+    assert runner.claim_job(uow, WORKER, settings, now=now) == job_id
+    second = runner.worker_died(uow, job_id, WORKER, "the worker was killed by signal 11 (SIGSEGV)",
+                                settings, clock=lambda: now)
     assert second.state == JobState.FAILED and second.attempts == 2 and second.crashes == 2
     assert second.error["code"] == "worker-died"
     assert second.error["detail"].startswith("the worker was killed by signal 11 (SIGSEGV)")
     assert "CONNECTOR_JOB_MAX_CRASHES" in second.error["detail"]
     assert audit_actions(uow, job_id)[-2:] == [("staging.retry", "worker-died"),
                                                ("staging.fail", "worker-died")]
-    assert service.claim_job(uow, WORKER, settings, now=now + dt.timedelta(hours=1)) is None
+    assert runner.claim_job(uow, WORKER, settings, now=now + dt.timedelta(hours=1)) is None
 
 
 def test_a_job_whose_worker_vanished_twice_fails_at_the_next_claim(uow, job_id, settings):
     now = utcnow()
-    assert service.claim_job(uow, "first:1:a", settings, now=now) == job_id
+    assert runner.claim_job(uow, "first:1:a", settings, now=now) == job_id
     later = now + dt.timedelta(seconds=61)  # the first worker was SIGKILLed: its lease ran out
-    assert service.claim_job(uow, "second:2:b", settings, now=later) == job_id
+    assert runner.claim_job(uow, "second:2:b", settings, now=later) == job_id
     assert row(uow, job_id).crashes == 1 and row(uow, job_id).attempts == 2
-    assert service.claim_job(uow, "third:3:c", settings, now=later + dt.timedelta(seconds=61)) is None
+    assert runner.claim_job(uow, "third:3:c", settings, now=later + dt.timedelta(seconds=61)) is None
     failed = row(uow, job_id)
     assert failed.state == JobState.FAILED and failed.lease_owner is None
     assert "the worker second:2:b stopped while running the job" in failed.error["detail"]
@@ -81,7 +81,7 @@ def test_a_job_whose_worker_vanished_twice_fails_at_the_next_claim(uow, job_id, 
 def test_a_killed_stagings_temporary_prefix_goes_when_the_job_is_next_claimed(
         uow, job_id, settings, app):  # noqa: F811
     now = utcnow()
-    assert service.claim_job(uow, "first:1:a", settings, now=now) == job_id
+    assert runner.claim_job(uow, "first:1:a", settings, now=now) == job_id
     job = row(uow, job_id)
     tier = StorageTier.from_url(settings.storage_url)
     where = (job.project.slug, job.dataset.id, str(job.dataset_version))
@@ -89,6 +89,6 @@ def test_a_killed_stagings_temporary_prefix_goes_when_the_job_is_next_claimed(
     Path(killed.path, "part-00000.parquet").write_bytes(b"x" * 4096)
     other = dataclasses.replace(tier, owner="another-job").begin(*where)
     assert tier.usage(job.project.slug) == 0  # temporary bytes never count
-    assert service.claim_job(uow, "second:2:b", settings, now=now + dt.timedelta(seconds=61)) == job_id
+    assert runner.claim_job(uow, "second:2:b", settings, now=now + dt.timedelta(seconds=61)) == job_id
     assert not os.path.exists(killed.path)
     assert os.path.exists(other.path)

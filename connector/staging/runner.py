@@ -1,4 +1,4 @@
-"""Use cases of staging: request a job, run it, watch it, cancel it, remove what expired.
+"""A worker's side of a staging job: claim it, run it, record how it ended.
 
 A job is a row; workers claim it with a lease (a conditional update), run the hot path
 (:func:`connector.staging.pipeline.stage_batches`) over the batches of a source adapter, and
@@ -17,121 +17,28 @@ import datetime as dt
 import errno
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy.exc import IntegrityError
-
-from connector.catalog.access import may_see_project_object
 from connector.catalog.dcat import preferred_text
 from connector.catalog.models import Dataset
-from connector.errors import Conflict, ConnectorError, NotFound
-from connector.identity.principal import Principal
-from connector.policies.models import Agreement, AgreementState
-from connector.staging.errors import QuotaExceeded, StagingError, VersionExists
+from connector.errors import ConnectorError, NotFound
+from connector.policies.models import AgreementState
+from connector.staging.errors import VersionExists
+from connector.staging.jobs import project_usage, quota_of
 from connector.staging.models import JobState, StagingJob
-from connector.staging.repository import ACTIVE_STATES
 from connector.staging.settings import StagingSettings
+from connector.staging.source import choose_distribution, open_stream, source_spec
 from connector.staging.storage import StorageTier
 from connector.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-#: Table formats the adapters read, in the order a distribution is preferred.
-STAGEABLE = ("PARQUET", "ARROW", "FEATHER", "CSV", "TSV", "JSONL", "NDJSON", "JSON")
-
 
 class JobCancelled(Exception):
     """Raised inside a running job when its row says it was cancelled or lost its lease."""
 
-
-# --- requests from users ----------------------------------------------------------------
-
-def _visible_agreement(uow: UnitOfWork, principal: Principal, agreement_id: str) -> Agreement:
-    agreement = uow.agreements.get(agreement_id)
-    if agreement is None or not may_see_project_object(principal, agreement.project_id,
-                                                       agreement.dataset):
-        raise NotFound(f"no agreement {agreement_id!r}")
-    return agreement
-
-
-def project_usage(uow: UnitOfWork, project_id: int) -> int:
-    """Bytes the project's published versions hold on the tier."""
-    return uow.jobs.published_bytes(project_id)
-
-
-def quota_of(settings: StagingSettings, project: Any) -> int:
-    return project.quota_bytes if project.quota_bytes is not None else settings.default_quota_bytes
-
-
-def request_staging(uow: UnitOfWork, principal: Principal, agreement_id: str,
-                    settings: StagingSettings, *, now: dt.datetime) -> tuple[StagingJob, bool]:
-    """Queue the staging of an agreement's dataset version; a second request returns the
-    first job (a failed or cancelled one is queued again). Returns (job, created)."""
-    with uow:
-        agreement = _visible_agreement(uow, principal, agreement_id)
-        if agreement.state != AgreementState.ACTIVE or agreement.end <= now:
-            raise StagingError(f"the agreement is {agreement.state if agreement.end > now else 'expired'};"
-                               " nothing can be staged under it")
-        job = uow.jobs.for_agreement(agreement)
-        if job is not None and job.state not in (JobState.FAILED, JobState.CANCELLED):
-            return job, False
-        used = project_usage(uow, agreement.project_id)
-        quota = quota_of(settings, agreement.project)
-        if used >= quota:
-            raise QuotaExceeded(f"project {agreement.project.slug} uses {used} of its {quota} bytes")
-        if job is None:
-            job = StagingJob(id=str(uuid.uuid4()), agreement=agreement, dataset=agreement.dataset,
-                             dataset_version=agreement.dataset_version, project=agreement.project,
-                             state=JobState.QUEUED, attempts=0, not_before=now, progress={},
-                             bytes=0, rows=0, requested_by=principal.name, created_at=now)
-            uow.jobs.add(job)
-        else:
-            job.state, job.attempts, job.not_before, job.error = JobState.QUEUED, 0, now, None
-            job.progress, job.lease_owner, job.lease_expires = {}, None, None
-        uow.audit.record(principal, "staging.request", "staging_job", job.id,
-                     detail={"agreement": agreement.id, "dataset": agreement.dataset.id,
-                             "version": agreement.dataset_version})
-        try:
-            uow.commit()
-        except IntegrityError:  # a concurrent request created the job first: return that one
-            uow.rollback()
-            return uow.jobs.for_agreement(agreement), False
-        return job, True
-
-
-def _visible_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
-    job = uow.jobs.get(job_id)
-    if job is None or not may_see_project_object(principal, job.project_id, job.dataset):
-        raise NotFound(f"no staging job {job_id!r}")
-    return job
-
-
-def get_job(uow: UnitOfWork, principal: Principal, job_id: str) -> StagingJob:
-    with uow:
-        return _visible_job(uow, principal, job_id)
-
-
-def list_jobs(uow: UnitOfWork, principal: Principal, state: str | None = None) -> list[StagingJob]:
-    with uow:
-        return uow.jobs.visible(principal, state=state)
-
-
-def cancel_job(uow: UnitOfWork, principal: Principal, job_id: str, *, now: dt.datetime) -> StagingJob:
-    """Cancel a queued or running job (a running one stops at its next progress report)."""
-    with uow:
-        job = _visible_job(uow, principal, job_id)
-        if job.state not in ACTIVE_STATES:
-            raise Conflict(f"the job is {job.state}; only queued or running jobs can be cancelled")
-        job.state, job.finished_at = JobState.CANCELLED, now
-        uow.audit.record(principal, "staging.cancel", "staging_job", job.id)
-        uow.commit()
-        return job
-
-
-# --- workers ----------------------------------------------------------------------------
 
 def claim_job(uow: UnitOfWork, worker: str, settings: StagingSettings, *, now: dt.datetime,
               job_id: str | None = None) -> str | None:
@@ -221,6 +128,7 @@ def _remove_temporary(uow: UnitOfWork, job_id: str, settings: StagingSettings,
         log.info("job %s: removed %s", job_id, ", ".join(removed))
 
 
+
 def _duties(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Agreement obligations the writer enforces: pseudonymise and anonymise (drop) columns."""
     pseudonymise, drop = [], []
@@ -240,45 +148,6 @@ def _duties(obligations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         duties.append({"action": "pseudonymise", "columns": pseudonymise})
     return duties
 
-
-def choose_distribution(document: dict[str, Any]) -> dict[str, Any]:
-    """The distribution to stage: the first one in the most preferred table format."""
-    candidates = [d for d in document.get("distribution", [])
-                  if d.get("format", "").upper() in STAGEABLE or "format" not in d]
-    if not candidates:
-        formats = sorted({d.get("format", "?") for d in document.get("distribution", [])})
-        raise StagingError("the dataset version has no distribution in a table format "
-                           f"(has: {', '.join(formats) or 'none'}; stageable: {', '.join(STAGEABLE)})")
-    return min(candidates, key=lambda d: STAGEABLE.index(d["format"].upper())
-               if d.get("format", "").upper() in STAGEABLE else len(STAGEABLE))
-
-
-def source_spec(distribution: dict[str, Any], settings: StagingSettings):  # -> SourceSpec
-    from connector.adapters.base import SourceSpec
-
-    fmt = (distribution.get("format") or "").lower()
-    fmt = {"ndjson": "jsonl", "feather": "arrow"}.get(fmt, fmt) or None
-    fields = tuple(distribution["schema"]["fields"]) if "schema" in distribution else None
-    media = distribution.get("compressFormat", "")
-    compression = {"application/gzip": "gzip", "application/x-bzip2": "bz2",
-                   "application/zstd": "zstd", "application/zip": "zip"}.get(media)
-    return SourceSpec(distribution.get("downloadURL") or distribution["accessURL"], format=fmt,
-                      compression=compression, fields=fields, max_bytes=settings.max_source_bytes,
-                      deadline=settings.source_deadline_seconds,
-                      read_timeout=settings.source_read_timeout, csv_threads=settings.csv_parse_threads,
-                      max_json_depth=settings.source_max_json_depth,
-                      max_record_bytes=settings.source_max_record_bytes)
-
-
-def open_stream(spec: Any, settings: StagingSettings, uow: UnitOfWork | None = None, *,
-                organisation: str | None = None):  # -> SourceStream
-    """Open ``spec`` with the options of its adapter (:attr:`StagingSettings.source_options`);
-    local files only under the roots of ``organisation``, the dataset's owner (without it, only
-    roots shared by all)."""
-    from connector.adapters import adapter_for
-
-    options = settings.source_options.for_url(spec.url, organisation=organisation, uow=uow)
-    return adapter_for(spec.url, **options).read(spec)
 
 
 def _record(uow: UnitOfWork, job_id: str, **values: Any) -> None:
@@ -445,37 +314,3 @@ def _limit_cause(exc: BaseException, settings: StagingSettings) -> str | None:
             and limits.open_files is not None:
         return open_files_cause(limits)
     return None
-
-
-# --- expiry and revocation ----------------------------------------------------------------
-
-def remove_ended(uow: UnitOfWork, settings: StagingSettings, *, now: dt.datetime,
-                 tier: StorageTier | None = None) -> list[StagingJob]:
-    """Delete from the tier the versions staged under agreements that expired or were revoked;
-    cancel their unfinished jobs. Each removal is an audit event."""
-    from connector.policies.service import expire_due
-
-    expire_due(uow, now)
-    with uow:
-        ended = uow.jobs.under_ended_agreements()
-    if not ended:
-        return []
-    tier = tier or StorageTier.from_url(settings.storage_url, **settings.storage_options)
-    for job in ended:
-        with uow:
-            row = uow.jobs.get_by_pk(job.pk)
-            reason = f"agreement {row.agreement.state}: {row.agreement.end_reason or ''}".strip(": ")
-            if row.state == JobState.PUBLISHED:
-                removed = tier.remove_version(row.project.slug, row.dataset.id, str(row.dataset_version))
-                row.state, row.removed_at = JobState.REMOVED, now
-                uow.audit.record(None, "staging.remove", "staging_job", row.id,
-                                 detail={"location": row.location, "bytes": removed,
-                                         "reason": reason, "agreement": row.agreement.id})
-            else:
-                row.state, row.finished_at = JobState.CANCELLED, now
-                row.error = {"code": "agreement-ended", "detail": reason, "transient": False}
-                uow.audit.record(None, "staging.cancel", "staging_job", row.id,
-                                 detail={"reason": reason})
-            uow.commit()
-    return ended
-
