@@ -3,6 +3,7 @@ a client that checks every DSP error message against the official schema, datase
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,16 @@ def register(client, actors):
         return dataset
 
     return make
+
+
+@pytest.fixture
+def rows_csv(tmp_path: Path) -> Path:
+    """``sources/rows.csv``: 20 rows of ``patient_id,lvef``, for a provider to stage or serve."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    path = folder / "rows.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["patient_id", "lvef"])
+        writer.writerows([f"P{i}", 50 + i] for i in range(20))
+    return path

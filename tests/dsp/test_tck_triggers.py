@@ -8,7 +8,6 @@ the TCK; both connectors serve over loopback HTTP."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,15 +30,8 @@ USE = {"policy": {"@type": "Offer", "permission": [{"action": "use"}]}}
 
 
 @pytest.fixture
-def source_file(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    path = folder / "rows.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patient_id", "lvef"])
-        writer.writerows([f"P{i}", 50 + i] for i in range(20))
-    return path
+def source_file(rows_csv: Path) -> Path:
+    return rows_csv
 
 
 @pytest.fixture

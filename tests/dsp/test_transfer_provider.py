@@ -5,7 +5,6 @@ valid against the official schema (the ``dsp`` client checks it)."""
 
 from __future__ import annotations
 
-import csv
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,8 @@ from tests.dsp.test_negotiation_provider import (  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    path = folder / "rows.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patient_id", "lvef"])
-        writer.writerows([f"P{i}", 50 + i] for i in range(20))
-    return path
+def source(rows_csv: Path) -> Path:
+    return rows_csv
 
 
 @pytest.fixture
