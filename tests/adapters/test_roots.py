@@ -9,7 +9,7 @@ import pytest
 from connector.adapters.errors import SourceRefused
 from connector.app import create_app
 from connector.staging.source import open_stream, source_spec
-from tests.conftest import ProblemCheckingClient, dataset_body
+from tests.conftest import dataset_body
 
 
 @pytest.fixture
@@ -19,11 +19,6 @@ def app(clean_database, tmp_path):
                               "SOURCE_ROOTS": [str(tmp_path / "sources")]})
     yield application
     application.extensions["connector"].engine.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return ProblemCheckingClient(app.test_client())
 
 
 @pytest.fixture

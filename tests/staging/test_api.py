@@ -22,7 +22,7 @@ from connector.db import utcnow
 from connector.staging import expiry, runner
 from connector.staging.models import StagingJob
 from connector.worker import Worker
-from tests.conftest import SCHEMAS, ProblemCheckingClient, dataset_body
+from tests.conftest import SCHEMAS, dataset_body
 from tests.factories import Factories
 
 ROWS = 2500
@@ -44,11 +44,6 @@ def app(clean_database, tmp_path):
         "JOB_MAX_ATTEMPTS": 2, "PSEUDONYMISATION_SECRET": "s" * 32})
     yield application
     application.extensions["connector"].engine.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return ProblemCheckingClient(app.test_client())
 
 
 @pytest.fixture

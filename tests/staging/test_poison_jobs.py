@@ -17,7 +17,7 @@ from connector.db import utcnow
 from connector.staging import runner
 from connector.staging.models import JobState, StagingJob
 from connector.staging.storage import StorageTier
-from tests.staging.test_api import agreement_for, app, client, write_csv  # noqa: F401
+from tests.staging.test_api import agreement_for, app, write_csv  # noqa: F401
 
 WORKER = "host:1:abc"
 
