@@ -30,7 +30,7 @@ demo: install ## Run the main job on embedded defaults (SQLite, local storage)
 test: dev ## Run the test suite (SQLite)
 	$(PY) -m pytest -q
 
-test-postgres: dev ## Run the test suite against PostgreSQL ($$PG_TEST_URL)
+test-postgres: dev ## Run the test suite against PostgreSQL (the database PG_TEST_URL names)
 	CONNECTOR_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q
 
 lint: dev ## ruff and the import-layer contracts

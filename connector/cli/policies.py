@@ -112,8 +112,9 @@ def requests() -> None:
 
 
 def _request_line(item: dict[str, Any]) -> str:
+    agreement = f"agreement {item['agreement']}  " if item.get("agreement") else ""
     return (f"{item['id']}  {item['state']:<16}  {item['project']:<12}  {item['dataset']} "
-            f"v{item['version']}  {'; '.join(item['decision']['reasons'])[:120]}")
+            f"v{item['version']}  {agreement}{'; '.join(item['decision']['reasons'])[:120]}")
 
 
 @requests.command("create")

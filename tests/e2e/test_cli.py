@@ -123,6 +123,25 @@ def test_request_approval_and_revocation_from_the_command_line_are_audited(org, 
         "access_request.decide", "access_request.approve", "agreement.revoke"]
 
 
+def test_a_request_agreed_at_once_prints_its_agreement_id(org, tmp_path):
+    ok(org, "users", "create", "mia", "--role", "member", "--project", "cardio")
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(dataset_body(accessRights="RESTRICTED")))
+    dataset = json.loads(ok(org, "datasets", "add", str(path), "--org", "health", "--json"))
+    offer = json.loads(ok(
+        org, "offers", "add", dataset["id"], "--template", "health-secondary-use",
+        "--param", 'permit_ids=["P-1"]', "--param", 'projects=["cardio"]',
+        "--param", "processing_location=ai-factory", "--param", 'identifying_columns=["patient_id"]',
+        "--param", "retention_days=30", "--json"))
+    request = tmp_path / "r.json"
+    request.write_text(json.dumps({"dataset": dataset["id"], "offer": offer["id"],
+                                   "project": "cardio", "purpose": "scientificResearch",
+                                   "duration": "P20D", "attributes": {"dataPermit": "P-1"}}))
+    printed = ok(org, "requests", "create", str(request), "--as", "mia")
+    [agreement] = json.loads(ok(org, "agreements", "list", "--json"))
+    assert " agreed " in printed and f"agreement {agreement['id']}" in printed
+
+
 def test_evaluate_prints_the_decision_and_exits_non_zero_unless_permitted(org, tmp_path):
     from connector.policies import templates
 
