@@ -94,8 +94,9 @@ def test_db_upgrade_reports_the_head_revision(org):
     assert f"database at revision {head}" in ok(org, "db", "upgrade")
 
 
-def test_request_approval_and_revocation_from_the_command_line_are_audited(org, tmp_path):
-    ok(org, "projects", "set", "cardio", "ethicsApproval", "true")
+def request_file(org, tmp_path, *offer_options: str):
+    """A RESTRICTED dataset of ``health`` with the health template's offer (``offer_options``
+    added), a member ``mia`` of ``cardio``, and her access request written to a file."""
     ok(org, "users", "create", "mia", "--role", "member", "--project", "cardio")
     path = tmp_path / "d.json"
     path.write_text(json.dumps(dataset_body(accessRights="RESTRICTED")))
@@ -104,11 +105,17 @@ def test_request_approval_and_revocation_from_the_command_line_are_audited(org, 
         org, "offers", "add", dataset["id"], "--template", "health-secondary-use",
         "--param", 'permit_ids=["P-1"]', "--param", 'projects=["cardio"]',
         "--param", "processing_location=ai-factory", "--param", 'identifying_columns=["patient_id"]',
-        "--param", "retention_days=30", "--approval", "steward", "--json"))
+        "--param", "retention_days=30", *offer_options, "--json"))
     request = tmp_path / "r.json"
     request.write_text(json.dumps({"dataset": dataset["id"], "offer": offer["id"],
                                    "project": "cardio", "purpose": "scientificResearch",
                                    "duration": "P20D", "attributes": {"dataPermit": "P-1"}}))
+    return request
+
+
+def test_request_approval_and_revocation_from_the_command_line_are_audited(org, tmp_path):
+    ok(org, "projects", "set", "cardio", "ethicsApproval", "true")
+    request = request_file(org, tmp_path, "--approval", "steward")
     filed = json.loads(ok(org, "requests", "create", str(request), "--as", "mia", "--json"))
     assert filed["state"] == "pending_approval"
     assert filed["id"] in ok(org, "requests", "list", "--state", "pending_approval")
@@ -124,19 +131,7 @@ def test_request_approval_and_revocation_from_the_command_line_are_audited(org, 
 
 
 def test_a_request_agreed_at_once_prints_its_agreement_id(org, tmp_path):
-    ok(org, "users", "create", "mia", "--role", "member", "--project", "cardio")
-    path = tmp_path / "d.json"
-    path.write_text(json.dumps(dataset_body(accessRights="RESTRICTED")))
-    dataset = json.loads(ok(org, "datasets", "add", str(path), "--org", "health", "--json"))
-    offer = json.loads(ok(
-        org, "offers", "add", dataset["id"], "--template", "health-secondary-use",
-        "--param", 'permit_ids=["P-1"]', "--param", 'projects=["cardio"]',
-        "--param", "processing_location=ai-factory", "--param", 'identifying_columns=["patient_id"]',
-        "--param", "retention_days=30", "--json"))
-    request = tmp_path / "r.json"
-    request.write_text(json.dumps({"dataset": dataset["id"], "offer": offer["id"],
-                                   "project": "cardio", "purpose": "scientificResearch",
-                                   "duration": "P20D", "attributes": {"dataPermit": "P-1"}}))
+    request = request_file(org, tmp_path)
     printed = ok(org, "requests", "create", str(request), "--as", "mia")
     [agreement] = json.loads(ok(org, "agreements", "list", "--json"))
     assert " agreed " in printed and f"agreement {agreement['id']}" in printed
